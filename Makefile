@@ -1,0 +1,41 @@
+# pullkey — make targets. `make demo` and `make test` are the two set-up
+# commands; everything else is for development and releases.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 4s
+
+.PHONY: all build test unit fuzz bench demo lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/pullkey ./cmd/pullkey
+
+## test: everything CI runs — vet, unit and end-to-end tests, brief fuzzing.
+test: build lint unit fuzz
+
+unit:
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseImage$$' -fuzztime=$(FUZZTIME) ./providers
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./cmd/pullkey
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEntry$$' -fuzztime=$(FUZZTIME) ./cache
+
+## bench: benchmarks (reports; never fails on a slow machine).
+bench: build
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=200x ./test/bench/
+
+## demo: the real binary against local stand-ins of the clouds.
+demo: build
+	$(GO) run ./test/demo --bin $(CURDIR)/bin/pullkey
+
+lint:
+	@out=$$(gofmt -l cmd providers cache deploy test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin dist out

@@ -1,0 +1,275 @@
+// Package cache is pullkey's on-disk credential cache: a get-or-fetch
+// wrapper shared safely between concurrent plugin processes, so that a node
+// asks a cloud once per credential lifetime instead of once per image.
+//
+// It knows nothing about clouds. A key is a hash of length-prefixed parts
+// (provider, registry, identity, ...); each key has an entry file and a
+// separate lock file in one directory. Get reads the entry without a lock
+// (entries are replaced by rename, so a reader sees a whole old or a whole
+// new file); on a miss it takes the key's flock, reads again (another
+// process may just have fetched), fetches, and writes a temporary file that
+// it renames over the entry. Entries are versioned JSON; a corrupt,
+// truncated or other-version entry is a miss, never an error.
+//
+// Refresh policy: an entry is fresh until ExpiresAt minus the refresh
+// margin. A stale entry is refetched; if that fetch fails and the entry has
+// not actually expired yet, the old credential is served with a warning (the
+// caller tells kubelet not to cache it).
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/pullkey/pullkey/providers"
+)
+
+// DefaultDir is where pullkey keeps its cache on a node.
+const DefaultDir = "/var/lib/pullkey"
+
+// DefaultRefreshMargin is how long before expiry a credential is refetched.
+// Ten minutes leaves an image pull that starts just before the refresh
+// enough time to finish with the old credential, and is small against every
+// cloud's lifetime (GitHub 1 h, ACR ~3 h, ECR 12 h).
+const DefaultRefreshMargin = 10 * time.Minute
+
+// EntryVersion is the version of the entry file format.
+const EntryVersion = 1
+
+// maxEntrySize bounds what is read from an entry file.
+const maxEntrySize = 64 << 10
+
+// Outcome says how Get answered.
+type Outcome string
+
+const (
+	Hit   Outcome = "hit"   // a fresh entry was on disk
+	Miss  Outcome = "miss"  // fetched (and stored, if the directory allows)
+	Stale Outcome = "stale" // the refresh failed; an unexpired entry was served
+	Off   Outcome = "off"   // caching is disabled; fetched
+)
+
+// Key is a hashed cache key.
+type Key string
+
+// NewKey hashes length-prefixed parts, so ("ab","c") and ("a","bc") differ
+// and no raw host or identity ever appears in a file name.
+func NewKey(parts ...string) Key {
+	h := sha256.New()
+	var n [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	return Key(hex.EncodeToString(h.Sum(nil)))
+}
+
+// FetchFunc obtains a fresh credential.
+type FetchFunc func(ctx context.Context) (providers.Credential, error)
+
+// Cache is a get-or-fetch credential store.
+type Cache interface {
+	Get(ctx context.Context, key Key, fetch FetchFunc) (providers.Credential, Outcome, error)
+}
+
+// Null is a Cache that always fetches (caching disabled).
+type Null struct{}
+
+// Get implements Cache.
+func (Null) Get(ctx context.Context, _ Key, fetch FetchFunc) (providers.Credential, Outcome, error) {
+	c, err := fetch(ctx)
+	return c, Off, err
+}
+
+// Disk is the on-disk Cache.
+type Disk struct {
+	dir    string
+	margin time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+	// broken is set once the directory proved unusable, so the warning is
+	// logged once per process and later keys skip straight to fetching.
+	broken bool
+}
+
+// NewDisk returns a cache in dir. now is the clock (time.Now in
+// production); margin is the refresh margin.
+func NewDisk(dir string, margin time.Duration, now func() time.Time, log *slog.Logger) *Disk {
+	return &Disk{dir: dir, margin: margin, now: now, log: log}
+}
+
+type entry struct {
+	Version   int       `json:"version"`
+	Username  string    `json:"username"`
+	Password  string    `json:"password"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	FetchedAt time.Time `json:"fetchedAt"`
+}
+
+// DecodeEntry parses an entry file. Anything but a complete entry of the
+// current version is an error (which callers treat as a miss).
+func DecodeEntry(b []byte) (providers.Credential, error) {
+	var e entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return providers.Credential{}, fmt.Errorf("decode cache entry: %w", err)
+	}
+	if e.Version != EntryVersion {
+		return providers.Credential{}, fmt.Errorf("cache entry version %d, want %d", e.Version, EntryVersion)
+	}
+	if e.Password == "" || e.ExpiresAt.IsZero() {
+		return providers.Credential{}, errors.New("incomplete cache entry")
+	}
+	return providers.Credential{Username: e.Username, Password: providers.Secret(e.Password), ExpiresAt: e.ExpiresAt}, nil
+}
+
+// EncodeEntry is DecodeEntry's inverse.
+func EncodeEntry(c providers.Credential, fetchedAt time.Time) ([]byte, error) {
+	return json.Marshal(entry{
+		Version: EntryVersion, Username: c.Username, Password: c.Password.Reveal(),
+		ExpiresAt: c.ExpiresAt.UTC(), FetchedAt: fetchedAt.UTC(),
+	})
+}
+
+// Get implements Cache.
+func (d *Disk) Get(ctx context.Context, key Key, fetch FetchFunc) (providers.Credential, Outcome, error) {
+	if d.broken {
+		c, err := fetch(ctx)
+		return c, Off, err
+	}
+	entryPath := filepath.Join(d.dir, string(key)+".json")
+	if c, ok := d.read(entryPath); ok && d.fresh(c) {
+		return c, Hit, nil
+	}
+	if err := d.ensureDir(); err != nil {
+		return d.uncached(ctx, err, fetch)
+	}
+	lock := flock.New(filepath.Join(d.dir, string(key)+".lock"), flock.SetPermissions(0o600))
+	locked, err := lock.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !locked {
+		if ctx.Err() != nil {
+			return providers.Credential{}, Miss, fmt.Errorf("waiting for the cache lock: %w", ctx.Err())
+		}
+		return d.uncached(ctx, err, fetch)
+	}
+	defer lock.Unlock()
+
+	old, haveOld := d.read(entryPath)
+	if haveOld && d.fresh(old) {
+		return old, Hit, nil
+	}
+	c, err := fetch(ctx)
+	if err != nil {
+		if haveOld && d.now().Before(old.ExpiresAt) {
+			d.log.Warn("refresh failed; serving the cached credential until it expires",
+				"expiresAt", old.ExpiresAt.Format(time.RFC3339), "error", err)
+			return old, Stale, nil
+		}
+		return providers.Credential{}, Miss, err
+	}
+	if c.ExpiresAt.IsZero() {
+		return c, Miss, nil // unknown lifetime: never stored
+	}
+	if err := d.write(entryPath, c); err != nil {
+		d.warnBroken(err)
+	}
+	return c, Miss, nil
+}
+
+func (d *Disk) fresh(c providers.Credential) bool {
+	return d.now().Add(d.margin).Before(c.ExpiresAt)
+}
+
+func (d *Disk) read(path string) (providers.Credential, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return providers.Credential{}, false
+	}
+	defer f.Close()
+	b := make([]byte, maxEntrySize+1)
+	n, _ := ioReadFull(f, b)
+	if n > maxEntrySize {
+		return providers.Credential{}, false
+	}
+	c, err := DecodeEntry(b[:n])
+	if err != nil {
+		d.log.Debug("ignoring unreadable cache entry", "file", filepath.Base(path), "error", err)
+		return providers.Credential{}, false
+	}
+	return c, true
+}
+
+func (d *Disk) ensureDir() error {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(d.dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", d.dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		return os.Chmod(d.dir, 0o700)
+	}
+	return nil
+}
+
+func (d *Disk) write(path string, c providers.Credential) error {
+	b, err := EncodeEntry(c, d.now())
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(d.dir, ".entry-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (d *Disk) uncached(ctx context.Context, cause error, fetch FetchFunc) (providers.Credential, Outcome, error) {
+	d.warnBroken(cause)
+	c, err := fetch(ctx)
+	return c, Off, err
+}
+
+func (d *Disk) warnBroken(err error) {
+	if d.broken {
+		return
+	}
+	d.broken = true
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
+	}
+	d.log.Warn("credential cache unusable; answering without it", "dir", d.dir, "error", err)
+}

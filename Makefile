@@ -27,7 +27,8 @@ fuzz:
 
 ## bench: benchmarks (reports; never fails on a slow machine).
 bench: build
-	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=200x ./test/bench/
+	$(GO) run ./test/bench/report --bin $(CURDIR)/bin/pullkey --out $(CURDIR)/out/bench.txt
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=20x ./test/bench/ ./cache/
 
 ## demo: the real binary against local stand-ins of the clouds.
 demo: build

@@ -1,0 +1,17 @@
+// Command minimaldeps copies stdin to stdout while linking (and so
+// initialising) the packages pullkey links: the floor for a plugin with
+// pullkey's dependencies.
+package main
+
+import (
+	"io"
+	"os"
+
+	_ "github.com/gofrs/flock"
+	_ "k8s.io/apimachinery/pkg/apis/meta/v1"
+	_ "k8s.io/kubelet/pkg/apis/credentialprovider/v1"
+	_ "sigs.k8s.io/yaml"
+	// DEPS: the lead adds the cloud SDKs as the providers land.
+)
+
+func main() { io.Copy(os.Stdout, os.Stdin) }

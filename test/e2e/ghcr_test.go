@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pullkey/pullkey/test/harness"
+	"github.com/pullkey/pullkey/test/standin"
 	ghstandin "github.com/pullkey/pullkey/test/standin/github"
 )
 
@@ -435,14 +436,17 @@ func TestGHCRGitHubFailures(t *testing.T) {
 		name    string
 		failure ghstandin.Failure
 		noPerm  bool
-		want    []string
+		// offset is the stand-in's clock against the node's.
+		offset time.Duration
+		want   []string
 	}{
-		{"bad credentials", ghstandin.BadCredentials, false, []string{"401", "appID 123456", "private key"}},
-		{"not installed", ghstandin.NotFound, false, []string{"not installed on my-org", "install the App"}},
-		{"rate limited", ghstandin.RateLimited, false, []string{"rate limit", "resets at "}},
-		{"clock skew", ghstandin.ClockSkew, false, []string{"clock", "NTP"}},
-		{"hang", ghstandin.Hang, false, []string{"did not answer", "api.github.com"}},
-		{"no packages permission", ghstandin.OK, true, []string{"Packages: read", "422"}},
+		{"bad credentials", ghstandin.BadCredentials, false, 0, []string{"401", "appID 123456", "private key"}},
+		{"not installed", ghstandin.NotFound, false, 0, []string{"not installed on my-org", "install the App"}},
+		{"rate limited", ghstandin.RateLimited, false, 0, []string{"rate limit", "resets at "}},
+		{"node clock fast", ghstandin.OK, false, -3 * time.Minute, []string{"clock", "NTP"}},
+		{"node clock slow", ghstandin.OK, false, 10 * time.Minute, []string{"clock", "NTP"}},
+		{"hang", ghstandin.Hang, false, 0, []string{"did not answer", "api.github.com", "3s timeout"}},
+		{"no packages permission", ghstandin.OK, true, 0, []string{"Packages: read", "422"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newGHCRWorld(t)
@@ -450,6 +454,7 @@ func TestGHCRGitHubFailures(t *testing.T) {
 				w.gh.AddInstallation(ghstandin.Installation{ID: ghcrInstID, Account: "my-org", Org: true, Permissions: map[string]string{"metadata": "read"}})
 			}
 			w.gh.SetFailure(tc.failure)
+			w.gh.SetClockOffset(tc.offset)
 			cfg := w.config(t, map[string]any{"owners": map[string]any{"my-org": w.appSource(nil)}})
 			res := w.run(t, cfg, "ghcr.io/my-org/app", "--timeout", "3s", "-v")
 			if res.Took > 3*time.Second+2*time.Second {
@@ -502,5 +507,34 @@ func TestGHCRKeyFileChecks(t *testing.T) {
 	ghcrCheckFailure(t, w.run(t, cfg, "ghcr.io/my-org/app"), []string{missing, "does not exist"})
 	if n := w.proxied.Load(); n != 0 {
 		t.Errorf("%d network requests with an unusable key", n)
+	}
+}
+
+// TestGHCRDemoStandin runs the stand-in the way `make demo` does: behind
+// the shared router, with the config section and images it declares.
+func TestGHCRDemoStandin(t *testing.T) {
+	d, err := ghstandin.NewDemo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	proxy := harness.StartProxy(t, standin.Router([]*standin.Demo{d}))
+	b, err := json.Marshal(map[string]any{
+		"apiVersion": "pullkey.dev/v1alpha1", "kind": "PullkeyConfig",
+		"providers": map[string]json.RawMessage{d.Provider: d.Config},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := harness.WriteFile(t, t.TempDir(), "config.json", string(b), 0o600)
+	env := append(proxy.Env(), d.Env...)
+	for _, img := range d.Images {
+		resp := harness.Run(t, env, harness.Request(img), "--config", cfg, "--cache-dir", t.TempDir()).Decode(t)
+		if len(resp.Auth) != 1 || resp.CacheKeyType != "Image" {
+			t.Errorf("%s: %+v", img, resp)
+		}
+	}
+	if n := d.Calls.Load(); n != int64(len(d.Images)) {
+		t.Errorf("demo counted %d mints for %d images", n, len(d.Images))
 	}
 }

@@ -3,7 +3,7 @@
 // It verifies each request's App JWT (RS256 signature with the App's public
 // key; iss, iat and exp as GitHub checks them), records what each token
 // request asked for, and can be told to fail the ways GitHub fails (401,
-// 404, 403 rate limited, clock skew, hanging). It serves both github.com's
+// 404, 403 rate limited, hanging) or see a skewed clock. It serves both github.com's
 // API (paths at the root, reached through the test proxy as
 // api.github.com) and a GitHub Enterprise Server's (paths under /api/v3).
 package github
@@ -38,7 +38,6 @@ type Failure int
 const (
 	OK             Failure = iota
 	BadCredentials         // 401 Bad credentials
-	ClockSkew              // 401 about the JWT's iat claim
 	NotFound               // 404 on everything
 	RateLimited            // 403 with X-RateLimit-Remaining: 0 and a reset time
 	Hang                   // never answers
@@ -83,6 +82,7 @@ type Server struct {
 	mu       sync.Mutex
 	insts    map[string]Installation // by lower-case account
 	failure  Failure
+	offset   time.Duration
 	mints    []Mint
 	closed   chan struct{}
 	once     sync.Once
@@ -114,6 +114,14 @@ func (s *Server) SetFailure(f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failure = f
+}
+
+// SetClockOffset shifts the stand-in's clock when it checks iat and exp:
+// -2m plays a node whose clock is two minutes fast.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset = d
 }
 
 // Mints returns the token requests served so far.
@@ -154,7 +162,7 @@ func fail(w http.ResponseWriter, status int, msg string) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.mu.Lock()
-	failure := s.failure
+	failure, offset := s.failure, s.offset
 	s.mu.Unlock()
 	switch failure {
 	case Hang:
@@ -165,9 +173,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case BadCredentials:
 		fail(w, http.StatusUnauthorized, "Bad credentials")
-		return
-	case ClockSkew:
-		fail(w, http.StatusUnauthorized, "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued.")
 		return
 	case NotFound:
 		fail(w, http.StatusNotFound, "Not Found")
@@ -180,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, "API rate limit exceeded for app ID "+strconv.FormatInt(s.appID, 10)+".")
 		return
 	}
-	claims, alg, status, msg := s.verify(r)
+	claims, alg, status, msg := s.verify(r, offset)
 	if status != 0 {
 		fail(w, status, msg)
 		return
@@ -214,7 +219,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // verify checks the request's App JWT as GitHub does. status is 0 when it
 // is valid.
-func (s *Server) verify(r *http.Request) (jwt.RegisteredClaims, string, int, string) {
+func (s *Server) verify(r *http.Request, offset time.Duration) (jwt.RegisteredClaims, string, int, string) {
 	var claims jwt.RegisteredClaims
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -225,7 +230,7 @@ func (s *Server) verify(r *http.Request) (jwt.RegisteredClaims, string, int, str
 	if err != nil || !tok.Valid {
 		return claims, "", http.StatusUnauthorized, "A JSON web token could not be decoded"
 	}
-	now := time.Now()
+	now := time.Now().Add(offset)
 	switch {
 	case claims.Issuer == "" || (claims.Issuer != strconv.FormatInt(s.appID, 10) && (s.clientID == "" || claims.Issuer != s.clientID)):
 		return claims, "", http.StatusUnauthorized, "A JSON web token could not be decoded"

@@ -77,11 +77,14 @@ func (p *Provider) fetchApp(ctx context.Context, reg *registry, owner string, a 
 	}
 	host := apiHost(reg.apiURL)
 	id := a.InstallationID
+	log := p.log.With("api", host, "owner", owner, "app", a.issuer())
 	if id == 0 {
+		log.Debug("looking up the GitHub App installation")
 		if id, err = findInstallation(ctx, api, call{host: host, op: "lookup", owner: owner, app: a, timeout: p.timeout}); err != nil {
 			return providers.Credential{}, err
 		}
 	}
+	log.Debug("minting an installation token", "installation", id, "repositories", len(a.Repositories))
 	opts := &github.InstallationTokenOptions{
 		Permissions:  &github.InstallationPermissions{Packages: github.String("read")},
 		Repositories: a.Repositories,

@@ -84,9 +84,10 @@ const (
 	DefaultTokenUsername = "x-access-token"
 )
 
-// ownerRE is a GitHub login: letters, digits and single inner hyphens, at
-// most 39 characters. Matched against the lower-cased owner.
-var ownerRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){0,38}$`)
+// ownerRE is a GitHub login: letters, digits and hyphens, not starting
+// with a hyphen, at most 39 characters (old accounts may have double
+// hyphens, so those are allowed). Matched against the lower-cased owner.
+var ownerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}$`)
 
 // repoRE is a GitHub repository name.
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)

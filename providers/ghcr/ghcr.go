@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type Provider struct {
 	callTimeout time.Duration
 	// timeout is the whole invocation's, for messages.
 	timeout time.Duration
+	log     *slog.Logger
 	now     func() time.Time
 	// newAPI builds the GitHub API client for one Fetch.
 	newAPI func(apiURL, jwt string, callTimeout time.Duration) (apps, error)
@@ -55,6 +57,10 @@ func New(raw json.RawMessage, env providers.Env) (providers.Provider, error) {
 	}
 	p := &Provider{regs: map[string]*registry{}, callTimeout: httpx.DefaultCallTimeout, now: time.Now, newAPI: newGitHubAPI}
 	p.timeout = env.Timeout
+	p.log = env.Logger
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
 	if env.Timeout > 0 {
 		p.callTimeout = min(p.callTimeout, env.Timeout)
 	}

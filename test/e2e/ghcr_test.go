@@ -482,6 +482,7 @@ func TestGHCRSecretsStayOffStderr(t *testing.T) {
 	for _, img := range []string{"ghcr.io/my-org/app", "ghcr.io/my-user/app"} {
 		res := w.run(t, cfg, img, "-v")
 		res.Decode(t)
+		t.Logf("stderr at -v:\n%s", res.Stderr)
 		ghcrNoSecrets(t, res.Stderr, "ghp_verySecretValue")
 		if !strings.Contains(res.Stderr, "credential ready") {
 			t.Errorf("-v did not log the lookup:\n%s", res.Stderr)

@@ -230,8 +230,11 @@ func TestGHCRTwoOwnersTwoSources(t *testing.T) {
 			t.Errorf("token cacheDuration %q, want 2m0s", user.CacheDuration)
 		}
 	}
-	// A third owner whose name has a configured owner as prefix: nothing.
-	// (Its auth key would be ghcr.io/my-org... no: it gets no answer at all.)
+	// kubelet matches an auth key's path as a plain prefix, so the key
+	// ghcr.io/my-org also prefixes ghcr.io/my-orgcorp/app. cacheKeyType
+	// Image (checked above) keeps kubelet from reusing my-org's answer for
+	// that image: it asks pullkey, and my-orgcorp, which has no source,
+	// gets nothing.
 	other := w.run(t, cfg, "ghcr.io/my-orgcorp/app").Decode(t)
 	if len(other.Auth) != 0 {
 		t.Errorf("my-orgcorp got credentials %v", ghcrKeys(other))

@@ -1,7 +1,3 @@
-// Package e2e drives the built pullkey binary the way kubelet does, against
-// local stand-ins of the clouds reached only through mechanisms real users
-// have (SDK environment variables, a proxy with a test CA, configured API
-// URLs).
 package e2e
 
 import (

@@ -12,11 +12,13 @@ import (
 
 	"github.com/pullkey/pullkey/test/harness"
 	"github.com/pullkey/pullkey/test/standin"
+	"github.com/pullkey/pullkey/test/standin/github"
 )
 
 // Constructors start each provider's stand-in on a throwaway node in dir.
 var Constructors = []func(dir string) (*standin.Demo, error){
 	DockerConfig,
+	github.NewDemo,
 }
 
 // DockerConfig is the provider that needs no cloud: a docker config held by

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	_ "github.com/gofrs/flock"
+	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/google/go-github/v60/github"
 	_ "k8s.io/apimachinery/pkg/apis/meta/v1"
 	_ "k8s.io/kubelet/pkg/apis/credentialprovider/v1"
 	_ "sigs.k8s.io/yaml"

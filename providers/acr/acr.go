@@ -1,0 +1,226 @@
+// Package acr serves Azure Container Registry credentials from the node's
+// Entra identity, with no secret on the node: a managed identity
+// (system-assigned, or user-assigned by client ID or resource ID) gets an
+// Entra token for https://containerregistry.azure.net/.default through
+// azidentity; pullkey posts it to https://<registry>/oauth2/exchange on the
+// image's own registry host and hands kubelet the ACR refresh token it gets
+// back, with the zero-GUID username. The refresh token's exp claim sets the
+// cache lifetime. A service principal (secret or certificate in a root-only
+// file) is an optional, weaker alternative for clusters without managed
+// identity.
+//
+// The provider owns <name>.azurecr.io, .azurecr.cn (Azure China),
+// .azurecr.us (Azure Government) and the geo-replica regional endpoints
+// <name>.<region>.geo.azurecr.io, whole host only; anything else gets no
+// credential and causes no network call.
+package acr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/internal/httpx"
+)
+
+// Name is the provider's name and configuration key.
+const Name = "acr"
+
+// Username is the user name ACR expects with a refresh token.
+const Username = "00000000-0000-0000-0000-000000000000"
+
+// Config is the provider's (optional) configuration section.
+type Config struct {
+	// Identity selects a user-assigned managed identity. Without it the
+	// node's default identity is used (system-assigned, or the only
+	// user-assigned one).
+	Identity *IdentityConfig `json:"identity,omitempty"`
+	// TenantID is the Entra tenant: required with servicePrincipal, and
+	// sent to the exchange when set.
+	TenantID string `json:"tenantID,omitempty"`
+	// ServicePrincipal replaces managed identity with an app registration's
+	// secret or certificate: the weaker option, for clusters without one.
+	ServicePrincipal *ServicePrincipalConfig `json:"servicePrincipal,omitempty"`
+}
+
+// IdentityConfig names one user-assigned managed identity.
+type IdentityConfig struct {
+	ClientID   string `json:"clientID,omitempty"`
+	ResourceID string `json:"resourceID,omitempty"`
+}
+
+// ServicePrincipalConfig is the service-principal mode's section.
+type ServicePrincipalConfig struct {
+	ClientID        string `json:"clientID"`
+	SecretFile      string `json:"secretFile,omitempty"`
+	CertificateFile string `json:"certificateFile,omitempty"`
+}
+
+// Factory builds the provider; it runs by default, with the node's
+// managed identity.
+var Factory = providers.Factory{Name: Name, OnByDefault: true, New: New}
+
+var (
+	guidRE       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	resourceIDRE = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
+)
+
+// ParseConfig decodes and validates the section strictly; nil or empty raw
+// is the default (the node's managed identity).
+func ParseConfig(raw json.RawMessage) (Identity, error) {
+	var cfg Config
+	if len(bytes.TrimSpace(raw)) > 0 && string(bytes.TrimSpace(raw)) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return Identity{}, err
+		}
+	}
+	id := Identity{TenantID: cfg.TenantID}
+	if cfg.TenantID != "" && !guidRE.MatchString(cfg.TenantID) && !providers.IsCanonicalHost(cfg.TenantID) {
+		return Identity{}, fmt.Errorf("tenantID %q: want a GUID or a domain (contoso.onmicrosoft.com)", cfg.TenantID)
+	}
+	if i := cfg.Identity; i != nil {
+		switch {
+		case i.ClientID != "" && i.ResourceID != "":
+			return Identity{}, errors.New("identity: set clientID or resourceID, not both")
+		case i.ClientID != "" && !guidRE.MatchString(i.ClientID):
+			return Identity{}, fmt.Errorf("identity.clientID %q: want a GUID", i.ClientID)
+		case i.ResourceID != "" && !resourceIDRE.MatchString(i.ResourceID):
+			return Identity{}, fmt.Errorf("identity.resourceID %q: want /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", i.ResourceID)
+		case i.ClientID == "" && i.ResourceID == "":
+			return Identity{}, errors.New("identity: set clientID or resourceID (or drop the section for the node's default identity)")
+		}
+		id.ClientID, id.ResourceID = i.ClientID, i.ResourceID
+	}
+	if sp := cfg.ServicePrincipal; sp != nil {
+		switch {
+		case cfg.Identity != nil:
+			return Identity{}, errors.New("servicePrincipal: set identity or servicePrincipal, not both")
+		case cfg.TenantID == "":
+			return Identity{}, errors.New("servicePrincipal: tenantID is required")
+		case !guidRE.MatchString(sp.ClientID):
+			return Identity{}, fmt.Errorf("servicePrincipal.clientID %q: want a GUID", sp.ClientID)
+		case (sp.SecretFile == "") == (sp.CertificateFile == ""):
+			return Identity{}, errors.New("servicePrincipal: set exactly one of secretFile and certificateFile")
+		}
+		id.SP = &ServicePrincipal{ClientID: sp.ClientID, SecretFile: sp.SecretFile, CertificateFile: sp.CertificateFile}
+	}
+	return id, nil
+}
+
+// New builds the provider. It is cheap: no SDK configuration is loaded and
+// no file is read until Fetch.
+func New(raw json.RawMessage, env providers.Env) (providers.Provider, error) {
+	id, err := ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	callTimeout := callTimeoutFor(env.Timeout)
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Provider{
+		id:  id,
+		log: log,
+		newSource: func(c Cloud, rec *recorder) (TokenSource, error) {
+			return newTokenSource(id, c, callTimeout, rec)
+		},
+		exchange: newHTTPExchanger(callTimeout),
+	}, nil
+}
+
+// callTimeoutFor sizes one HTTP try: half the invocation's deadline, so a
+// hanging endpoint leaves time for one more try, within [1s, 10s].
+func callTimeoutFor(total time.Duration) time.Duration {
+	if total <= 0 {
+		return httpx.DefaultCallTimeout
+	}
+	return min(max(total/2, time.Second), httpx.DefaultCallTimeout)
+}
+
+// Provider is the ACR provider.
+type Provider struct {
+	id        Identity
+	log       *slog.Logger
+	newSource func(Cloud, *recorder) (TokenSource, error)
+	exchange  Exchanger
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return Name }
+
+// Patterns implements providers.Provider.
+func (p *Provider) Patterns() []string {
+	return []string{"*.azurecr.io", "*.azurecr.cn", "*.azurecr.us", "*.*.geo.azurecr.io"}
+}
+
+// Match implements providers.Provider: an ACR login server without a port.
+// One refresh token serves every repository the identity may read on the
+// registry, so kubelet may reuse it for the whole host.
+func (p *Provider) Match(img providers.Image) (providers.Scope, bool) {
+	if img.Port != "" {
+		return providers.Scope{}, false
+	}
+	h, ok := ParseHost(img.Host)
+	if !ok {
+		return providers.Scope{}, false
+	}
+	return providers.Scope{
+		AuthKey:  h.Name,
+		KeyType:  providers.KeyRegistry,
+		CacheKey: []string{h.Name, p.id.Descriptor()},
+	}, true
+}
+
+// Fetch implements providers.Provider.
+func (p *Provider) Fetch(ctx context.Context, img providers.Image) (providers.Credential, error) {
+	h, ok := ParseHost(img.Host)
+	if !ok || img.Port != "" {
+		return providers.Credential{}, fmt.Errorf("%s is not an ACR registry", img.Registry())
+	}
+	rec := &recorder{}
+	src, err := p.newSource(h.Cloud, rec)
+	if err != nil {
+		return providers.Credential{}, fmt.Errorf("%s: %w", p.id.Descriptor(), err)
+	}
+	start := time.Now()
+	at, err := src.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{Scope}})
+	if err != nil {
+		return providers.Credential{}, explainTokenError(ctx, p.id, rec, err)
+	}
+	p.log.Debug("got an Entra token", "identity", p.id.Descriptor(), "cloud", h.Cloud.Name, "took", time.Since(start).Round(time.Millisecond))
+	refresh, err := p.exchange.Exchange(ctx, h, p.id.TenantID, providers.Secret(at.Token))
+	if err != nil {
+		return providers.Credential{}, explainExchangeError(h, p.id, err)
+	}
+	exp, err := TokenExpiry(refresh.Reveal())
+	if err != nil {
+		return providers.Credential{}, fmt.Errorf("token exchange on %s: %w", h.Name, err)
+	}
+	return providers.Credential{Username: Username, Password: refresh, ExpiresAt: exp}, nil
+}
+
+// explainExchangeError adds what to do to an exchange failure.
+func explainExchangeError(h Host, id Identity, err error) error {
+	switch {
+	case errors.Is(err, ErrNoAcrPull):
+		return fmt.Errorf("%w (%s): grant it: az aks update --attach-acr %s, or az role assignment create --assignee <identity's principal or client ID> --role AcrPull --scope <registry resource ID>", err, id.Descriptor(), h.Registry)
+	case errors.Is(err, ErrRegistryNotFound):
+		return fmt.Errorf("%w: check the image's registry name; az acr show --name %s", err, h.Registry)
+	case errors.Is(err, ErrThrottled):
+		return fmt.Errorf("%w until the deadline: retry later", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: check that the node reaches %s on port 443 (firewall, private endpoint DNS), or raise the timeout", err, h.Name)
+	}
+	return fmt.Errorf("%w: check that %s is reachable and is an Azure Container Registry", err, h.Name)
+}

@@ -25,6 +25,13 @@ import (
 // Service style identity endpoint.
 const AppServiceAPIVersion = "2019-08-01"
 
+// IMDSAPIVersion is the api-version azidentity sends to IMDS, and IMDSPath
+// IMDS's token path (at the fixed address 169.254.169.254).
+const (
+	IMDSAPIVersion = "2018-02-01"
+	IMDSPath       = "/metadata/identity/oauth2/token"
+)
+
 // Resource is what azidentity asks for: the scope without "/.default".
 const Resource = "https://containerregistry.azure.net"
 
@@ -44,12 +51,15 @@ const (
 
 // IdentityCall is one request the identity endpoint saw.
 type IdentityCall struct {
+	// IMDS reports an IMDS-style request (else App Service style).
+	IMDS                 bool
 	APIVersion, Resource string
 	// ClientID, ResourceID and ObjectID are the user-assigned identity
-	// selectors (client_id, mi_res_id, object_id); all empty for the
-	// system-assigned identity.
+	// selectors (client_id; mi_res_id for App Service, msi_res_id for IMDS;
+	// object_id); all empty for the system-assigned identity.
 	ClientID, ResourceID, ObjectID string
-	// HeaderOK reports that X-IDENTITY-HEADER carried the secret.
+	// HeaderOK reports that X-IDENTITY-HEADER carried the secret (App
+	// Service) or that "Metadata: true" was sent (IMDS).
 	HeaderOK bool
 }
 
@@ -69,11 +79,32 @@ type Identity struct {
 	once   sync.Once
 }
 
-// NewIdentity starts an identity endpoint in Serve mode.
+// NewIdentity starts an identity endpoint in Serve mode on a loopback port.
 func NewIdentity() *Identity {
-	id := &Identity{header: randHex(16), issued: map[string]bool{}, stop: make(chan struct{}), TokenTTL: time.Hour}
+	id := newIdentity()
 	id.srv = httptest.NewServer(http.HandlerFunc(id.serve))
 	return id
+}
+
+// NewIMDS starts the identity endpoint on addr, normally
+// "169.254.169.254:80" inside a network namespace the test made: then
+// azidentity, with no identity environment set, reaches it as IMDS. It
+// answers App Service style requests too.
+func NewIMDS(addr string) (*Identity, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	id := newIdentity()
+	id.srv = httptest.NewUnstartedServer(http.HandlerFunc(id.serve))
+	id.srv.Listener.Close()
+	id.srv.Listener = ln
+	id.srv.Start()
+	return id, nil
+}
+
+func newIdentity() *Identity {
+	return &Identity{header: randHex(16), issued: map[string]bool{}, stop: make(chan struct{}), TokenTTL: time.Hour}
 }
 
 // SetMode changes how the endpoint behaves from the next request on.
@@ -131,9 +162,15 @@ func (id *Identity) Close() {
 func (id *Identity) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	call := IdentityCall{
-		APIVersion: q.Get("api-version"), Resource: q.Get("resource"),
+		IMDS: r.URL.Path == IMDSPath, APIVersion: q.Get("api-version"), Resource: q.Get("resource"),
 		ClientID: q.Get("client_id"), ResourceID: q.Get("mi_res_id"), ObjectID: q.Get("object_id"),
 		HeaderOK: r.Header.Get("X-IDENTITY-HEADER") == id.header,
+	}
+	wantPath, wantVersion := "/msi/token", AppServiceAPIVersion
+	if call.IMDS {
+		call.ResourceID = q.Get("msi_res_id")
+		call.HeaderOK = r.Header.Get("Metadata") == "true"
+		wantPath, wantVersion = IMDSPath, IMDSAPIVersion
 	}
 	id.mu.Lock()
 	id.calls = append(id.calls, call)
@@ -154,13 +191,13 @@ func (id *Identity) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.Method != http.MethodGet || r.URL.Path != "/msi/token":
+	case r.Method != http.MethodGet || r.URL.Path != wantPath:
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	case !call.HeaderOK:
 		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 		return
-	case call.APIVersion != AppServiceAPIVersion || call.Resource != Resource:
+	case call.APIVersion != wantVersion || call.Resource != Resource:
 		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
 		return
 	}

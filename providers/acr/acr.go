@@ -64,6 +64,10 @@ type ServicePrincipalConfig struct {
 	CertificateFile string `json:"certificateFile,omitempty"`
 }
 
+// ErrExpired is wrapped when the registry's refresh token is already past
+// its exp on this node's clock.
+var ErrExpired = errors.New("the refresh token is already expired")
+
 // Factory builds the provider; it runs by default, with the node's
 // managed identity.
 var Factory = providers.Factory{Name: Name, OnByDefault: true, New: New}
@@ -136,6 +140,7 @@ func New(raw json.RawMessage, env providers.Env) (providers.Provider, error) {
 			return newTokenSource(id, c, callTimeout, rec)
 		},
 		exchange: newHTTPExchanger(callTimeout),
+		now:      time.Now,
 	}, nil
 }
 
@@ -154,6 +159,7 @@ type Provider struct {
 	log       *slog.Logger
 	newSource func(Cloud, *recorder) (TokenSource, error)
 	exchange  Exchanger
+	now       func() time.Time
 }
 
 // Name implements providers.Provider.
@@ -207,6 +213,10 @@ func (p *Provider) Fetch(ctx context.Context, img providers.Image) (providers.Cr
 	if err != nil {
 		return providers.Credential{}, fmt.Errorf("token exchange on %s: %w", h.Name, err)
 	}
+	if now := p.now(); !exp.After(now) {
+		return providers.Credential{}, fmt.Errorf("token exchange on %s: %w: it expired at %s, before this node's time %s: check the node's clock (NTP)",
+			h.Name, ErrExpired, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
 	return providers.Credential{Username: Username, Password: refresh, ExpiresAt: exp}, nil
 }
 
@@ -218,7 +228,7 @@ func explainExchangeError(h Host, id Identity, err error) error {
 	case errors.Is(err, ErrRegistryNotFound):
 		return fmt.Errorf("%w: check the image's registry name; az acr show --name %s", err, h.Registry)
 	case errors.Is(err, ErrThrottled):
-		return fmt.Errorf("%w until the deadline: retry later", err)
+		return fmt.Errorf("%w, retried until out of tries or time: retry later", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: check that the node reaches %s on port 443 (firewall, private endpoint DNS), or raise the timeout", err, h.Name)
 	}

@@ -31,8 +31,8 @@ func TestParseConfig(t *testing.T) {
 		{"empty", `{}`, "managed-identity:system-assigned", ""},
 		{"client ID", `{"identity":{"clientID":"` + testClientID + `"}}`, "managed-identity:client-id:" + testClientID, ""},
 		{"resource ID", `{"identity":{"resourceID":"` + testResourceID + `"}}`, "managed-identity:resource-id:" + testResourceID, ""},
-		{"tenant", `{"tenantID":"` + testTenant + `"}`, "managed-identity:system-assigned", ""},
-		{"tenant domain", `{"tenantID":"contoso.onmicrosoft.com"}`, "managed-identity:system-assigned", ""},
+		{"tenant", `{"tenantID":"` + testTenant + `"}`, "managed-identity:system-assigned:tenant:" + testTenant, ""},
+		{"tenant domain", `{"tenantID":"contoso.onmicrosoft.com"}`, "managed-identity:system-assigned:tenant:contoso.onmicrosoft.com", ""},
 		{"service principal", `{"tenantID":"` + testTenant + `","servicePrincipal":{"clientID":"` + testClientID + `","secretFile":"/etc/pullkey/acr"}}`, "service-principal:" + testTenant + ":" + testClientID, ""},
 		{"unknown key", `{"identty":{}}`, "", "unknown field"},
 		{"both IDs", `{"identity":{"clientID":"` + testClientID + `","resourceID":"` + testResourceID + `"}}`, "", "not both"},
@@ -140,6 +140,7 @@ func TestFetch(t *testing.T) {
 		{name: "no AcrPull", image: "myregistry.azurecr.io/web", exErr: ErrNoAcrPull, wantErr: ErrNoAcrPull},
 		{name: "no registry", image: "myregistry.azurecr.io/web", exErr: ErrRegistryNotFound, wantErr: ErrRegistryNotFound},
 		{name: "refresh without exp", image: "myregistry.azurecr.io/web", refresh: jwtWith(`{}`), wantErr: ErrBadToken},
+		{name: "refresh already expired", image: "myregistry.azurecr.io/web", refresh: jwtWith(`{"exp":1700000000}`), wantErr: ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +149,7 @@ func TestFetch(t *testing.T) {
 			p := &Provider{
 				id:  Identity{TenantID: testTenant},
 				log: discardLogger(),
+				now: time.Now,
 				newSource: func(c Cloud, rec *recorder) (TokenSource, error) {
 					gotCloud = c.Name
 					return fakeSource{func(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {

@@ -37,26 +37,36 @@ type Identity struct {
 	TenantID string
 }
 
-// Descriptor names the identity in cache keys and logs; it holds no secret.
+// Descriptor names the identity (and the tenant the exchange is asked
+// for) in cache keys and logs; it holds no secret.
 func (id Identity) Descriptor() string {
+	var d string
 	switch {
 	case id.SP != nil:
 		return "service-principal:" + id.TenantID + ":" + id.SP.ClientID
 	case id.ClientID != "":
-		return "managed-identity:client-id:" + id.ClientID
+		d = "managed-identity:client-id:" + id.ClientID
 	case id.ResourceID != "":
-		return "managed-identity:resource-id:" + id.ResourceID
+		d = "managed-identity:resource-id:" + id.ResourceID
+	default:
+		d = "managed-identity:system-assigned"
 	}
-	return "managed-identity:system-assigned"
+	if id.TenantID != "" {
+		d += ":tenant:" + id.TenantID
+	}
+	return d
 }
 
-// recorder is an azcore per-try policy remembering the last outcome of a
-// try, so a failure can be explained in one line (throttled, refused, not
-// answering) without quoting azidentity's multi-line error, which may
-// include a response body.
+// recorder is an azcore per-try policy remembering what the tries saw, so a
+// failure can be explained in one line (throttled, refused, not answering)
+// without quoting azidentity's multi-line error, which may include a
+// response body.
 type recorder struct {
-	mu     sync.Mutex
-	tries  int
+	mu    sync.Mutex
+	tries int
+	// status is the last HTTP status any try got (a try cut short by the
+	// deadline does not erase it: "throttled, then out of time" is
+	// throttling); err is the last try's transport error.
 	status int
 	err    error
 }
@@ -66,7 +76,7 @@ func (r *recorder) Do(req *policy.Request) (*http.Response, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.tries++
-	r.status, r.err = 0, err
+	r.err = err
 	if resp != nil {
 		r.status = resp.StatusCode
 	}

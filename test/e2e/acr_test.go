@@ -257,6 +257,10 @@ func TestACRFailures(t *testing.T) {
 			[]string{"no system-assigned managed identity", "HTTP 400", "providers.acr.identity"}},
 		{"exchange 401", func(t *testing.T, w *acrWorld) { w.reg.Deny.Store(true) },
 			[]string{"lacks AcrPull", "HTTP 401", "az aks update --attach-acr myregistry", "--role AcrPull"}},
+		{"exchange 429 forever", func(t *testing.T, w *acrWorld) { w.reg.Throttle.Store(true) },
+			[]string{"token exchange: throttled (HTTP 429)", "retry later"}},
+		{"exchange hanging", func(t *testing.T, w *acrWorld) { w.reg.Hang.Store(true) },
+			[]string{"token exchange: no answer before the deadline", "port 443"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -234,8 +234,9 @@ type Registry struct {
 	// TTL is the refresh token's lifetime (default 3h, as ACR's).
 	TTL time.Duration
 	// Deny makes every exchange answer 401, as ACR does for an identity
-	// without AcrPull.
-	Deny atomic.Bool
+	// without AcrPull; Throttle makes it answer 429; Hang makes it never
+	// answer (for up to a minute).
+	Deny, Throttle, Hang atomic.Bool
 	// Minted counts refresh tokens issued.
 	Minted atomic.Int64
 
@@ -272,12 +273,21 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	if g.Hang.Load() {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return
+	}
 	host := hostOnly(r.Host)
 	ex := Exchange{Host: host, Service: r.PostForm.Get("service"), Tenant: r.PostForm.Get("tenant"), TLS: r.TLS != nil}
 	ok := r.PostForm.Get("grant_type") == "access_token" && ex.Service == host && ex.TLS &&
 		g.Valid != nil && g.Valid(r.PostForm.Get("access_token"))
 	var tok string
 	switch {
+	case g.Throttle.Load():
+		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS"}]}`, http.StatusTooManyRequests)
 	case g.Deny.Load():
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://`+host+`/oauth2/token",service="`+host+`"`)
 		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"identity lacks pull permission"}]}`, http.StatusUnauthorized)

@@ -191,3 +191,29 @@ func TestFetch(t *testing.T) {
 		})
 	}
 }
+
+// TestPatternsCoverOwnedHosts: the matchImages globs handed to kubelet
+// cover every host Match owns, and no glob is wider than the owned forms
+// need (each matches a sample of its own form only).
+func TestPatternsCoverOwnedHosts(t *testing.T) {
+	p, _ := New(nil, providers.Env{})
+	owned := []string{"myregistry.azurecr.io", "myregistry.azurecr.cn", "myregistry.azurecr.us", "myregistry.eastus.geo.azurecr.io"}
+	for _, host := range owned {
+		n := 0
+		for _, pat := range p.Patterns() {
+			if providers.GlobMatches(pat, host+"/web") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s is matched by %d patterns, want exactly 1", host, n)
+		}
+	}
+	for _, host := range []string{"myregistry.azurecr.io.evil.io", "evil.io", "myregistry.azurecr.com"} {
+		for _, pat := range p.Patterns() {
+			if providers.GlobMatches(pat, host+"/web") {
+				t.Errorf("pattern %s matches %s", pat, host)
+			}
+		}
+	}
+}

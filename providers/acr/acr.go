@@ -22,7 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -49,6 +51,12 @@ type Config struct {
 	// ServicePrincipal replaces managed identity with an app registration's
 	// secret or certificate: the weaker option, for clusters without one.
 	ServicePrincipal *ServicePrincipalConfig `json:"servicePrincipal,omitempty"`
+	// Audience overrides the Entra audience of the token pullkey exchanges
+	// (default https://containerregistry.azure.net). ACR also accepts the
+	// cloud's Resource Manager audience (https://management.chinacloudapi.cn,
+	// https://management.usgovcloudapi.net), which Microsoft's SDKs document
+	// for sovereign clouds.
+	Audience string `json:"audience,omitempty"`
 }
 
 // IdentityConfig names one user-assigned managed identity.
@@ -77,65 +85,90 @@ var (
 	resourceIDRE = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
 )
 
+// Settings is the provider's configuration, decoded and checked.
+type Settings struct {
+	Identity Identity
+	// Scope is the Entra scope asked for (Scope unless audience is set).
+	Scope string
+}
+
 // ParseConfig decodes and validates the section strictly; nil or empty raw
 // is the default (the node's managed identity).
-func ParseConfig(raw json.RawMessage) (Identity, error) {
+func ParseConfig(raw json.RawMessage) (Settings, error) {
+	id, cfg, err := parseIdentity(raw)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := Settings{Identity: id, Scope: Scope}
+	if cfg.Audience != "" {
+		u, err := url.Parse(cfg.Audience)
+		if err != nil || u.Scheme != "https" || !providers.IsCanonicalHost(u.Host) || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return Settings{}, fmt.Errorf("audience %q: want https://<host>, e.g. https://management.chinacloudapi.cn", cfg.Audience)
+		}
+		s.Scope = "https://" + u.Host + "/.default"
+	}
+	return s, nil
+}
+
+func parseIdentity(raw json.RawMessage) (Identity, Config, error) {
 	var cfg Config
 	if len(bytes.TrimSpace(raw)) > 0 && string(bytes.TrimSpace(raw)) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg); err != nil {
-			return Identity{}, err
+			return Identity{}, cfg, err
 		}
 	}
 	id := Identity{TenantID: cfg.TenantID}
 	if cfg.TenantID != "" && !guidRE.MatchString(cfg.TenantID) && !providers.IsCanonicalHost(cfg.TenantID) {
-		return Identity{}, fmt.Errorf("tenantID %q: want a GUID or a domain (contoso.onmicrosoft.com)", cfg.TenantID)
+		return Identity{}, cfg, fmt.Errorf("tenantID %q: want a GUID or a domain (contoso.onmicrosoft.com)", cfg.TenantID)
 	}
 	if i := cfg.Identity; i != nil {
 		switch {
 		case i.ClientID != "" && i.ResourceID != "":
-			return Identity{}, errors.New("identity: set clientID or resourceID, not both")
+			return Identity{}, cfg, errors.New("identity: set clientID or resourceID, not both")
 		case i.ClientID != "" && !guidRE.MatchString(i.ClientID):
-			return Identity{}, fmt.Errorf("identity.clientID %q: want a GUID", i.ClientID)
+			return Identity{}, cfg, fmt.Errorf("identity.clientID %q: want a GUID", i.ClientID)
 		case i.ResourceID != "" && !resourceIDRE.MatchString(i.ResourceID):
-			return Identity{}, fmt.Errorf("identity.resourceID %q: want /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", i.ResourceID)
+			return Identity{}, cfg, fmt.Errorf("identity.resourceID %q: want /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", i.ResourceID)
 		case i.ClientID == "" && i.ResourceID == "":
-			return Identity{}, errors.New("identity: set clientID or resourceID (or drop the section for the node's default identity)")
+			return Identity{}, cfg, errors.New("identity: set clientID or resourceID (or drop the section for the node's default identity)")
 		}
 		id.ClientID, id.ResourceID = i.ClientID, i.ResourceID
 	}
 	if sp := cfg.ServicePrincipal; sp != nil {
 		switch {
 		case cfg.Identity != nil:
-			return Identity{}, errors.New("servicePrincipal: set identity or servicePrincipal, not both")
+			return Identity{}, cfg, errors.New("servicePrincipal: set identity or servicePrincipal, not both")
 		case cfg.TenantID == "":
-			return Identity{}, errors.New("servicePrincipal: tenantID is required")
+			return Identity{}, cfg, errors.New("servicePrincipal: tenantID is required")
 		case !guidRE.MatchString(sp.ClientID):
-			return Identity{}, fmt.Errorf("servicePrincipal.clientID %q: want a GUID", sp.ClientID)
+			return Identity{}, cfg, fmt.Errorf("servicePrincipal.clientID %q: want a GUID", sp.ClientID)
 		case (sp.SecretFile == "") == (sp.CertificateFile == ""):
-			return Identity{}, errors.New("servicePrincipal: set exactly one of secretFile and certificateFile")
+			return Identity{}, cfg, errors.New("servicePrincipal: set exactly one of secretFile and certificateFile")
 		}
 		id.SP = &ServicePrincipal{ClientID: sp.ClientID, SecretFile: sp.SecretFile, CertificateFile: sp.CertificateFile}
 	}
-	return id, nil
+	return id, cfg, nil
 }
 
 // New builds the provider. It is cheap: no SDK configuration is loaded and
 // no file is read until Fetch.
 func New(raw json.RawMessage, env providers.Env) (providers.Provider, error) {
-	id, err := ParseConfig(raw)
+	set, err := ParseConfig(raw)
 	if err != nil {
 		return nil, err
 	}
+	id := set.Identity
 	callTimeout := callTimeoutFor(env.Timeout)
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Provider{
-		id:  id,
-		log: log,
+		id:    id,
+		scope: set.Scope,
+		log:   log,
 		newSource: func(c Cloud, rec *recorder) (TokenSource, error) {
 			return newTokenSource(id, c, callTimeout, rec)
 		},
@@ -156,6 +189,7 @@ func callTimeoutFor(total time.Duration) time.Duration {
 // Provider is the ACR provider.
 type Provider struct {
 	id        Identity
+	scope     string
 	log       *slog.Logger
 	newSource func(Cloud, *recorder) (TokenSource, error)
 	exchange  Exchanger
@@ -200,7 +234,7 @@ func (p *Provider) Fetch(ctx context.Context, img providers.Image) (providers.Cr
 		return providers.Credential{}, fmt.Errorf("%s: %w", p.id.Descriptor(), err)
 	}
 	start := time.Now()
-	at, err := src.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{Scope}})
+	at, err := src.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{p.scope}})
 	if err != nil {
 		return providers.Credential{}, explainTokenError(ctx, p.id, rec, err)
 	}

@@ -35,6 +35,10 @@ func TestParseConfig(t *testing.T) {
 		{"tenant domain", `{"tenantID":"contoso.onmicrosoft.com"}`, "managed-identity:system-assigned:tenant:contoso.onmicrosoft.com", ""},
 		{"service principal", `{"tenantID":"` + testTenant + `","servicePrincipal":{"clientID":"` + testClientID + `","secretFile":"/etc/pullkey/acr"}}`, "service-principal:" + testTenant + ":" + testClientID, ""},
 		{"unknown key", `{"identty":{}}`, "", "unknown field"},
+		{"audience", `{"audience":"https://management.chinacloudapi.cn/"}`, "managed-identity:system-assigned", ""},
+		{"audience with path", `{"audience":"https://management.chinacloudapi.cn/x"}`, "", "want https://<host>"},
+		{"audience http", `{"audience":"http://management.chinacloudapi.cn"}`, "", "want https://<host>"},
+		{"audience with port", `{"audience":"https://management.chinacloudapi.cn:444"}`, "", "want https://<host>"},
 		{"both IDs", `{"identity":{"clientID":"` + testClientID + `","resourceID":"` + testResourceID + `"}}`, "", "not both"},
 		{"empty identity", `{"identity":{}}`, "", "set clientID or resourceID"},
 		{"bad client ID", `{"identity":{"clientID":"kubelet"}}`, "", "want a GUID"},
@@ -52,7 +56,8 @@ func TestParseConfig(t *testing.T) {
 			if tt.raw != "" {
 				raw = json.RawMessage(tt.raw)
 			}
-			id, err := ParseConfig(raw)
+			set, err := ParseConfig(raw)
+			id := set.Identity
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -147,9 +152,10 @@ func TestFetch(t *testing.T) {
 			var gotCloud, gotService string
 			var gotScopes []string
 			p := &Provider{
-				id:  Identity{TenantID: testTenant},
-				log: discardLogger(),
-				now: time.Now,
+				id:    Identity{TenantID: testTenant},
+				scope: Scope,
+				log:   discardLogger(),
+				now:   time.Now,
 				newSource: func(c Cloud, rec *recorder) (TokenSource, error) {
 					gotCloud = c.Name
 					return fakeSource{func(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -214,6 +220,20 @@ func TestPatternsCoverOwnedHosts(t *testing.T) {
 			if providers.GlobMatches(pat, host+"/web") {
 				t.Errorf("pattern %s matches %s", pat, host)
 			}
+		}
+	}
+}
+
+func TestAudienceSetsScope(t *testing.T) {
+	tests := map[string]string{
+		``: Scope,
+		`{"audience":"https://management.chinacloudapi.cn"}`:   "https://management.chinacloudapi.cn/.default",
+		`{"audience":"https://management.usgovcloudapi.net/"}`: "https://management.usgovcloudapi.net/.default",
+	}
+	for raw, want := range tests {
+		set, err := ParseConfig(json.RawMessage(raw))
+		if err != nil || set.Scope != want {
+			t.Errorf("ParseConfig(%s).Scope = %q, %v; want %q", raw, set.Scope, err, want)
 		}
 	}
 }

@@ -251,6 +251,7 @@ func (p *Provider) Fetch(ctx context.Context, img providers.Image) (providers.Cr
 		return providers.Credential{}, fmt.Errorf("token exchange on %s: %w: it expired at %s, before this node's time %s: check the node's clock (NTP)",
 			h.Name, ErrExpired, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
+	p.log.Debug("exchanged for an ACR refresh token", "host", h.Name, "expiresAt", exp.Format(time.RFC3339))
 	return providers.Credential{Username: Username, Password: refresh, ExpiresAt: exp}, nil
 }
 

@@ -301,6 +301,7 @@ func TestACRNoSecretsInVerboseLog(t *testing.T) {
 		t.Fatalf("verbose log lacks the success line:\n%s", res.Stderr)
 	}
 	acrNoSecrets(t, w, res.Stderr)
+	t.Logf("stderr at -v:\n%s", res.Stderr)
 	if len(w.id.IssuedTokens()) != 1 || len(w.reg.RefreshTokens()) != 1 {
 		t.Fatalf("want one token of each kind")
 	}

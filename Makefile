@@ -25,6 +25,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./cmd/pullkey
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEntry$$' -fuzztime=$(FUZZTIME) ./cache
 	$(GO) test -run='^$$' -fuzz='^FuzzGHCRMatch$$' -fuzztime=$(FUZZTIME) ./providers/ghcr
+	$(GO) test -run='^$$' -fuzz='^FuzzParseACRHost$$' -fuzztime=$(FUZZTIME) ./providers/acr
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenExpiry$$' -fuzztime=$(FUZZTIME) ./providers/acr
 
 ## bench: benchmarks (reports; never fails on a slow machine).
 bench: build

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/acr"
 	"github.com/pullkey/pullkey/providers/dockerconfig"
 	"github.com/pullkey/pullkey/providers/ghcr"
 )
@@ -11,5 +12,6 @@ import (
 // comes first so that an explicit entry wins over ambient identity.
 var factories = []providers.Factory{
 	dockerconfig.Factory,
+	acr.Factory,
 	ghcr.Factory,
 }

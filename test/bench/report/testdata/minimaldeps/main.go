@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	_ "github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	_ "github.com/gofrs/flock"
 	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/google/go-github/v60/github"

@@ -1,15 +1,13 @@
 package acr
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/pullkey/pullkey/providers/internal/secretfile"
 )
 
 // maxSecretFile bounds a client secret or certificate file.
@@ -54,33 +52,5 @@ func (sp *ServicePrincipal) credential(tenant string, opts azcore.ClientOptions)
 // readRootOnly reads a secret file, refusing one that group or others may
 // read or that someone other than root (or pullkey's own user) owns.
 func readRootOnly(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("secret file %s does not exist: create it (mode 0600, owner root)", path)
-		}
-		return nil, fmt.Errorf("secret file %s: %w", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("secret file %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("secret file %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("secret file %s has mode %04o, readable by group or others: run chmod 600 %s", path, perm, path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-		return nil, fmt.Errorf("secret file %s is owned by uid %d: run chown root %s", path, st.Uid, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("secret file %s: %w", path, err)
-	}
-	if len(b) > maxSecretFile {
-		return nil, fmt.Errorf("secret file %s is larger than %d bytes", path, maxSecretFile)
-	}
-	return b, nil
+	return secretfile.Read("secret file", path, maxSecretFile)
 }

@@ -55,7 +55,7 @@ const (
 	// providers[].name).
 	providerName = "pullkey"
 	// pluginTimeout is pullkey's --timeout in the suite.
-	pluginTimeout = "5s"
+	pluginTimeout = "3s"
 )
 
 // defaultProviderConfig is used until deploy/ ships its file: the hosts the
@@ -176,8 +176,9 @@ func newNode(t *testing.T, opts nodeOptions) *node {
 		cacheDir: filepath.Join(dir, "cache"),
 		klog:     &klogRecorder{},
 	}
-	if state := os.Getenv(envState); state != "" {
-		n.cacheDir = filepath.Join(state, "pullkey-cache") // survives a kubelet restart
+	if os.Getenv(envState) != "" {
+		// The node's disk, which survives a kubelet restart.
+		n.cacheDir = filepath.Join(stateDir(t), "pullkey-cache")
 	}
 	captureKlog(t, n.klog)
 
@@ -212,6 +213,16 @@ printf '%%s' "$req" | exec '%s' "$@"
 		t.Fatalf("kubelet refused the CredentialProviderConfig (%s): %v", source, err)
 	}
 	return n
+}
+
+// stateDir is the directory every kubelet process of the running scenario
+// shares (the node's disk across a kubelet restart); outside a child
+// process, a temp dir.
+func stateDir(t *testing.T) string {
+	if d := os.Getenv(envState); d != "" {
+		return d
+	}
+	return t.TempDir()
 }
 
 // loadShippedConfig returns the CredentialProviderConfig deploy/ ships, or

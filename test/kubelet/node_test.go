@@ -76,6 +76,7 @@ providers:
       - "*.azurecr.io"
       - "*.azurecr.cn"
       - "*.azurecr.us"
+      - "*.*.geo.azurecr.io"
       - "ghcr.io"
     args: ["--config", "/etc/pullkey/config.yaml"]
 `

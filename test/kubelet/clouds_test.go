@@ -28,12 +28,9 @@ type cloud struct {
 	afterRestart func(d *standin.Demo) []step
 }
 
-// clouds lists the stand-ins the node scenarios run. Add one row per cloud
-// as its provider lands (see README.md, "Adding a cloud"):
-//
-//	{start: ecrstandin.Start, steps: ecrSteps, afterRestart: ecrAfterRestart},
-//	{start: acrstandin.Start, steps: acrSteps, afterRestart: acrAfterRestart},
-//	{start: githubstandin.Start, steps: ghcrSteps, afterRestart: ghcrAfterRestart},
+// clouds lists the stand-ins the node scenarios run, in order. Each cloud's
+// file (clouds_ecr_test.go, clouds_acr_test.go, clouds_ghcr_test.go) appends
+// its row in an init function; see README.md, "Adding a cloud".
 var clouds = []cloud{}
 
 // randomHex returns n random bytes, hex-encoded.

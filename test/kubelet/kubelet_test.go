@@ -315,6 +315,11 @@ func (n *node) runSteps(clouds []*runningCloud, steps []step) {
 	}
 }
 
+// maxStderr bounds pullkey's error line as kubelet logs it: one line that
+// names the cause and the fix (ECR's access-denied advice, with the IAM
+// command, is about 500 bytes).
+const maxStderr = 1024
+
 // checkErrors checks the errors kubelet logged during one lookup: none
 // unless errLike is set, else one per plugin execution, each naming the
 // image and holding every errLike piece, with pullkey's stderr one short
@@ -345,7 +350,7 @@ func (n *node) checkErrors(where string, errs []klogEntry, errLike []string) {
 			continue
 		}
 		stderr = strings.TrimSuffix(stderr, "\n")
-		if strings.Contains(stderr, "\n") || len(stderr) > 400 {
+		if strings.Contains(stderr, "\n") || len(stderr) > maxStderr {
 			t.Errorf("%s: pullkey's stderr is not one short line (%d bytes): %q", where, len(stderr), stderr)
 		}
 		t.Logf("%s: kubelet logged: %s", where, e)

@@ -141,11 +141,11 @@ func Parse(b []byte) (map[string]providers.Credential, error) {
 		if a.Auth != "" {
 			dec, err := base64.StdEncoding.DecodeString(a.Auth)
 			if err != nil {
-				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64", key)
+				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64; write base64 of user:password there (as docker login does), or use username and password", key)
 			}
 			u, p, ok := strings.Cut(string(dec), ":")
 			if !ok {
-				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64(user:password)", key)
+				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64(user:password); write base64 of user:password there, or use username and password", key)
 			}
 			user, pass = u, p
 		}

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -81,8 +82,8 @@ var ErrExpired = errors.New("the refresh token is already expired")
 var Factory = providers.Factory{Name: Name, OnByDefault: true, New: New}
 
 var (
-	guidRE       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	resourceIDRE = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
+	guidRE       = lazyRegexp(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	resourceIDRE = lazyRegexp(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
 )
 
 // Settings is the provider's configuration, decoded and checked.
@@ -120,16 +121,16 @@ func parseIdentity(raw json.RawMessage) (Identity, Config, error) {
 		}
 	}
 	id := Identity{TenantID: cfg.TenantID}
-	if cfg.TenantID != "" && !guidRE.MatchString(cfg.TenantID) && !providers.IsCanonicalHost(cfg.TenantID) {
+	if cfg.TenantID != "" && !guidRE().MatchString(cfg.TenantID) && !providers.IsCanonicalHost(cfg.TenantID) {
 		return Identity{}, cfg, fmt.Errorf("tenantID %q: want a GUID or a domain (contoso.onmicrosoft.com)", cfg.TenantID)
 	}
 	if i := cfg.Identity; i != nil {
 		switch {
 		case i.ClientID != "" && i.ResourceID != "":
 			return Identity{}, cfg, errors.New("identity: set clientID or resourceID, not both")
-		case i.ClientID != "" && !guidRE.MatchString(i.ClientID):
+		case i.ClientID != "" && !guidRE().MatchString(i.ClientID):
 			return Identity{}, cfg, fmt.Errorf("identity.clientID %q: want a GUID", i.ClientID)
-		case i.ResourceID != "" && !resourceIDRE.MatchString(i.ResourceID):
+		case i.ResourceID != "" && !resourceIDRE().MatchString(i.ResourceID):
 			return Identity{}, cfg, fmt.Errorf("identity.resourceID %q: want /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", i.ResourceID)
 		case i.ClientID == "" && i.ResourceID == "":
 			return Identity{}, cfg, errors.New("identity: set clientID or resourceID (or drop the section for the node's default identity)")
@@ -142,7 +143,7 @@ func parseIdentity(raw json.RawMessage) (Identity, Config, error) {
 			return Identity{}, cfg, errors.New("servicePrincipal: set identity or servicePrincipal, not both")
 		case cfg.TenantID == "":
 			return Identity{}, cfg, errors.New("servicePrincipal: tenantID is required")
-		case !guidRE.MatchString(sp.ClientID):
+		case !guidRE().MatchString(sp.ClientID):
 			return Identity{}, cfg, fmt.Errorf("servicePrincipal.clientID %q: want a GUID", sp.ClientID)
 		case (sp.SecretFile == "") == (sp.CertificateFile == ""):
 			return Identity{}, cfg, errors.New("servicePrincipal: set exactly one of secretFile and certificateFile")
@@ -268,4 +269,10 @@ func explainExchangeError(h Host, id Identity, err error) error {
 		return fmt.Errorf("%w: check that the node reaches %s on port 443 (firewall, private endpoint DNS), or raise the timeout", err, h.Name)
 	}
 	return fmt.Errorf("%w: check that %s is reachable and is an Azure Container Registry", err, h.Name)
+}
+
+// lazyRegexp compiles a pattern on first use, so that start-up (paid by
+// every invocation, cache hits included) does not pay for it.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

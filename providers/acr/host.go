@@ -1,7 +1,7 @@
 package acr
 
 import (
-	"regexp"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
@@ -15,7 +15,10 @@ import (
 // server is always lower case). Dedicated data endpoints
 // (<name>.<region>.data.azurecr.io) serve blobs behind a redirect from the
 // login server and take no credential of their own, so they are not owned.
-var hostRE = regexp.MustCompile(`^([a-z0-9]{5,50})\.(?:azurecr\.(io|cn|us)|([a-z][a-z0-9]{1,49})\.geo\.azurecr\.io)$`)
+//
+// The match is hand-written rather than a regular expression: counted
+// repetitions make Go's regexp costly to compile, and every invocation
+// would pay for it at start-up.
 
 // Cloud is the Azure cloud a registry host belongs to.
 type Cloud struct {
@@ -50,16 +53,40 @@ func ParseHost(h string) (Host, bool) {
 	if !providers.IsCanonicalHost(h) {
 		return Host{}, false
 	}
-	m := hostRE.FindStringSubmatch(h)
-	if m == nil {
+	labels := strings.Split(h, ".")
+	out := Host{Name: h, Registry: labels[0]}
+	switch {
+	case len(labels) == 3 && labels[1] == "azurecr":
+		switch labels[2] {
+		case "io":
+			out.Cloud = publicCloud
+		case "cn":
+			out.Cloud = chinaCloud
+		case "us":
+			out.Cloud = govCloud
+		default:
+			return Host{}, false
+		}
+	case len(labels) == 5 && labels[2] == "geo" && labels[3] == "azurecr" && labels[4] == "io":
+		region := labels[1]
+		if len(region) < 2 || len(region) > 50 || region[0] < 'a' || region[0] > 'z' || !isLowerAlnum(region) {
+			return Host{}, false
+		}
+		out.Region, out.Cloud = region, publicCloud
+	default:
 		return Host{}, false
 	}
-	out := Host{Name: h, Registry: m[1], Region: m[3], Cloud: publicCloud}
-	switch m[2] {
-	case "cn":
-		out.Cloud = chinaCloud
-	case "us":
-		out.Cloud = govCloud
+	if len(out.Registry) < 5 || len(out.Registry) > 50 || !isLowerAlnum(out.Registry) {
+		return Host{}, false
 	}
 	return out, true
+}
+
+func isLowerAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

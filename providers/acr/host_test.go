@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -75,8 +76,14 @@ func FuzzParseACRHost(f *testing.F) {
 	for _, s := range []string{"myregistry.azurecr.io", "myregistry.eastus.geo.azurecr.io", "a.b.azurecr.io", "x.azurecr.io.evil.com", "MYREG.azurecr.cn", "myregistry.azurecr.us."} {
 		f.Add(s)
 	}
+	// The documented grammar, as a regular expression: ParseHost must
+	// agree with it exactly (it is hand-written only for start-up speed).
+	spec := regexp.MustCompile(`^([a-z0-9]{5,50})\.(?:azurecr\.(io|cn|us)|([a-z][a-z0-9]{1,49})\.geo\.azurecr\.io)$`)
 	f.Fuzz(func(t *testing.T, s string) {
 		h, ok := ParseHost(s)
+		if want := spec.MatchString(s); ok != want {
+			t.Fatalf("ParseHost(%q) = %v, the grammar says %v", s, ok, want)
+		}
 		if !ok {
 			return
 		}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,13 +83,33 @@ const (
 	DefaultTokenUsername = "x-access-token"
 )
 
-// ownerRE is a GitHub login: letters, digits and hyphens, not starting
+// validOwner reports whether s is a GitHub login: letters, digits and hyphens, not starting
 // with a hyphen, at most 39 characters (old accounts may have double
 // hyphens, so those are allowed). Matched against the lower-cased owner.
-var ownerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}$`)
+func validOwner(s string) bool {
+	if s == "" || len(s) > 39 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
-// repoRE is a GitHub repository name.
-var repoRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+// validRepo reports whether s is a GitHub repository name.
+func validRepo(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // registry is one configured registry with its owners' sources.
 type registry struct {
@@ -193,7 +212,7 @@ func newRegistry(host, api string, owners map[string]Source, dflt *Source, path 
 	for _, name := range names {
 		lower := strings.ToLower(name)
 		field := fmt.Sprintf("%sowners.%s", path, name)
-		if !ownerRE.MatchString(lower) {
+		if !validOwner(lower) {
 			return nil, fmt.Errorf("%s: %q is not a GitHub owner name", field, name)
 		}
 		if _, dup := r.owners[lower]; dup {
@@ -237,11 +256,11 @@ func newSource(s Source, field string, isDefault bool) (*source, error) {
 		case isDefault && a.InstallationID != 0:
 			return nil, fmt.Errorf("%s.app.installationID: not allowed in defaultSource (an installation belongs to one owner; list the owner under owners)", field)
 		}
-		if a.ClientID != "" && !repoRE.MatchString(a.ClientID) {
+		if a.ClientID != "" && !validRepo(a.ClientID) {
 			return nil, fmt.Errorf("%s.app.clientID: %q is not a GitHub App client ID", field, a.ClientID)
 		}
 		for _, repo := range a.Repositories {
-			if !repoRE.MatchString(repo) || repo == "." || repo == ".." {
+			if !validRepo(repo) || repo == "." || repo == ".." {
 				return nil, fmt.Errorf("%s.app.repositories: %q is not a repository name (give names without the owner)", field, repo)
 			}
 		}

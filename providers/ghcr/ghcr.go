@@ -117,7 +117,7 @@ func (p *Provider) lookup(img providers.Image) (*registry, string, *source, bool
 	}
 	first, rest, hasRepo := strings.Cut(img.Path, "/")
 	owner := strings.ToLower(first)
-	if !hasRepo || rest == "" || !ownerRE.MatchString(owner) {
+	if !hasRepo || rest == "" || !validOwner(owner) {
 		return nil, "", nil, false
 	}
 	src := reg.owners[owner]

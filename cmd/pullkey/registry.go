@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/pullkey/pullkey/providers"
 	"github.com/pullkey/pullkey/providers/dockerconfig"
+	"github.com/pullkey/pullkey/providers/ecr"
 )
 
 // factories lists every provider pullkey has, in the default order in
@@ -10,4 +11,5 @@ import (
 // comes first so that an explicit entry wins over ambient identity.
 var factories = []providers.Factory{
 	dockerconfig.Factory,
+	ecr.Factory,
 }

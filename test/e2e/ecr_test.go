@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pullkey/pullkey/test/harness"
+	"github.com/pullkey/pullkey/test/standin"
 	ecrstandin "github.com/pullkey/pullkey/test/standin/ecr"
 )
 
@@ -382,5 +383,28 @@ func TestECRSecretsNeverOnStderr(t *testing.T) {
 		if strings.Contains(e.Name(), "123456789012") {
 			t.Errorf("cache file name %q names the account", e.Name())
 		}
+	}
+}
+
+// TestECRDemo runs the images `make demo` shows through the demo's own
+// plumbing: the stand-in's Demo behind standin.Router and one MITM proxy.
+func TestECRDemo(t *testing.T) {
+	d, err := ecrstandin.NewDemo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	proxy := harness.StartProxy(t, standin.Router([]*standin.Demo{d}))
+	env := append(proxy.Env(), d.Env...)
+	cache := filepath.Join(t.TempDir(), "cache")
+	for _, img := range d.Images {
+		resp := harness.Run(t, env, harness.Request(img), "--cache-dir", cache).Decode(t)
+		host := strings.SplitN(img, "/", 2)[0]
+		if a, ok := resp.Auth[host]; !ok || a.Username != "AWS" || a.Password == "" {
+			t.Errorf("%s: auth = %+v", img, resp.Auth)
+		}
+	}
+	if got := d.Calls.Load(); got != int64(len(d.Images)) {
+		t.Errorf("demo minted %d tokens for %d registries", got, len(d.Images))
 	}
 }

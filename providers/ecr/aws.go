@@ -61,8 +61,9 @@ func (a *sdkAPI) authorizationToken(ctx context.Context, r Registry) (string, ti
 		// SSL_CERT_FILE; the IMDS client shortens its dial and header
 		// timeouts further on this same client type.
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(callTimeout)),
-		config.WithRetryer(func() aws.Retryer { return newRetryer(ctx, trail) }),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(ctx, trail, a.log) }),
 		config.WithLogger(sdkLogger(a.log)),
+		config.WithClientLogMode(logMode(ctx, a.log)),
 	)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("load the AWS configuration (environment, ~/.aws/config): %w; fix or remove the setting it names", err)
@@ -189,21 +190,24 @@ type boundedRetryer struct {
 	aws.RetryerV2
 	ctx   context.Context
 	trail *lastAttempt
+	log   *slog.Logger
 }
 
-func newRetryer(ctx context.Context, trail *lastAttempt) aws.Retryer {
+func newRetryer(ctx context.Context, trail *lastAttempt, log *slog.Logger) aws.Retryer {
 	std := retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = maxAttempts
 		o.MaxBackoff = backoffMax
 		o.Backoff = jitterBackoff{}
 	})
-	return boundedRetryer{RetryerV2: std, ctx: ctx, trail: trail}
+	return boundedRetryer{RetryerV2: std, ctx: ctx, trail: trail, log: log}
 }
 
 // IsErrorRetryable implements aws.Retryer.
 func (b boundedRetryer) IsErrorRetryable(err error) bool {
 	b.trail.set(err)
-	return b.RetryerV2.IsErrorRetryable(err)
+	retryable := b.RetryerV2.IsErrorRetryable(err)
+	b.log.Debug("AWS call attempt failed", "retryable", retryable, "error", err)
+	return retryable
 }
 
 // lastAttempt holds the error of the latest failed attempt of any call.
@@ -264,6 +268,15 @@ func sdkLogger(log *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 		log.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "class", string(c))
 	})
+}
+
+// logMode makes the SDK report each retry when pullkey logs at debug level
+// (-v). Request and response bodies are never logged: they carry tokens.
+func logMode(ctx context.Context, log *slog.Logger) aws.ClientLogMode {
+	if log.Enabled(ctx, slog.LevelDebug) {
+		return aws.LogRetries
+	}
+	return 0
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -238,7 +238,7 @@ func TestRetryerStopsBeforeDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	trail := &lastAttempt{}
-	r := newRetryer(ctx, trail).(boundedRetryer)
+	r := newRetryer(ctx, trail, discardLogger()).(boundedRetryer)
 	if !r.IsErrorRetryable(throttled) || trail.get() != throttled {
 		t.Fatal("throttling is not retryable, or not noted")
 	}
@@ -249,7 +249,7 @@ func TestRetryerStopsBeforeDeadline(t *testing.T) {
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel2()
-	if d, err := newRetryer(ctx2, trail).RetryDelay(1, throttled); err != nil || d > backoffBase {
+	if d, err := newRetryer(ctx2, trail, discardLogger()).RetryDelay(1, throttled); err != nil || d > backoffBase {
 		t.Errorf("RetryDelay with time left = %s, %v", d, err)
 	}
 }

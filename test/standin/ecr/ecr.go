@@ -66,7 +66,11 @@ type Call struct {
 	// Region, Service and AccessKeyID come from the request's SigV4
 	// credential scope.
 	Region, Service, AccessKeyID string
-	Status                       int
+	// Invocation is the SDK's amz-sdk-invocation-id: the same for every
+	// attempt of one operation call. Attempt is its attempt number.
+	Invocation string
+	Attempt    int
+	Status     int
 }
 
 // StandIn is the running stand-in. Its knobs may be changed at any time.
@@ -133,6 +137,18 @@ func (s *StandIn) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// Invocations is the number of distinct GetAuthorizationToken operation
+// calls received: attempts of one call (retries) count once.
+func (s *StandIn) Invocations() int {
+	seen := map[string]bool{}
+	for _, c := range s.Calls() {
+		if c.API != STS {
+			seen[c.Invocation] = true
+		}
+	}
+	return len(seen)
 }
 
 // RoundTrips is the number of HTTP requests the stand-in answered (IMDS and
@@ -220,7 +236,8 @@ func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "", http.StatusBadRequest)
 		return
 	}
-	call := Call{Host: hostOnly(r.Host)}
+	call := Call{Host: hostOnly(r.Host), Invocation: r.Header.Get("Amz-Sdk-Invocation-Id")}
+	fmt.Sscanf(r.Header.Get("Amz-Sdk-Request"), "attempt=%d", &call.Attempt)
 	target := r.Header.Get("X-Amz-Target")
 	form, _ := url.ParseQuery(string(body))
 	switch {

@@ -24,10 +24,14 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImage$$' -fuzztime=$(FUZZTIME) ./providers
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./cmd/pullkey
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEntry$$' -fuzztime=$(FUZZTIME) ./cache
+	$(GO) test -run='^$$' -fuzz='^FuzzGHCRMatch$$' -fuzztime=$(FUZZTIME) ./providers/ghcr
+	$(GO) test -run='^$$' -fuzz='^FuzzParseACRHost$$' -fuzztime=$(FUZZTIME) ./providers/acr
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenExpiry$$' -fuzztime=$(FUZZTIME) ./providers/acr
 
 ## bench: benchmarks (reports; never fails on a slow machine).
 bench: build
-	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=200x ./test/bench/
+	$(GO) run ./test/bench/report --bin $(CURDIR)/bin/pullkey --out $(CURDIR)/out/bench.txt
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=20x ./test/bench/ ./cache/
 
 ## demo: the real binary against local stand-ins of the clouds.
 demo: build

@@ -2,8 +2,10 @@ package main
 
 import (
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/acr"
 	"github.com/pullkey/pullkey/providers/dockerconfig"
 	"github.com/pullkey/pullkey/providers/ecr"
+	"github.com/pullkey/pullkey/providers/ghcr"
 )
 
 // factories lists every provider pullkey has, in the default order in
@@ -12,4 +14,6 @@ import (
 var factories = []providers.Factory{
 	dockerconfig.Factory,
 	ecr.Factory,
+	acr.Factory,
+	ghcr.Factory,
 }

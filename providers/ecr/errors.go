@@ -173,7 +173,7 @@ func apiError(ctx context.Context, r Registry, host, roleARN string, err error) 
 			"(aws iam attach-role-policy --role-name ROLE --policy-arn arn:%s:iam::aws:policy/%s), "+
 			"and for a registry in another account allow it in that repository's policy", code, who, policyName(r), r.partitionName(), policyName(r))
 	case kindThrottled:
-		return fmt.Errorf("%s throttled GetAuthorizationToken (%s) through every retry before the deadline; the limit is per account and region and shared by all nodes: "+
+		return fmt.Errorf("%s throttled GetAuthorizationToken (%s) on every attempt pullkey had time for; the limit is per account and region and shared by all nodes: "+
 			"retry later (pullkey caches each token for its 12-hour life), or ask AWS Support to raise the GetAuthorizationToken quota", apiName(r), code)
 	case kindTimeout:
 		if host == "" {
@@ -201,7 +201,7 @@ func commonCause(k kind, code string, err error, host string) string {
 	case kindDecode:
 		return "the response could not be decoded; is an AWS_ENDPOINT_URL_* variable pointing at something other than AWS?"
 	case kindThrottled:
-		return fmt.Sprintf("throttled (%s) through every retry; retry later", code)
+		return fmt.Sprintf("throttled (%s) on every attempt; retry later", code)
 	case kindTimeout:
 		return "no answer in time; check the network path to AWS, or raise --timeout"
 	}

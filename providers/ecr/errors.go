@@ -120,10 +120,10 @@ func noCredentialsError(ctx context.Context, r Registry, err, last error, step t
 		cause = fmt.Sprintf("the instance metadata service (IMDS) did not answer within %s", step)
 	case k == kindUnreachable:
 		cause = "the instance metadata service (IMDS) is unreachable (" + netCause(err) + ")"
-	case k == kindNoRole || strings.Contains(err.Error(), "no EC2 IMDS role found"):
-		cause = "the instance has no IAM role (instance profile)"
 	case strings.Contains(err.Error(), "access disabled"):
 		cause = "IMDS is disabled (AWS_EC2_METADATA_DISABLED)"
+	case k == kindNoRole || strings.Contains(err.Error(), "no EC2 IMDS role found"):
+		cause = "the instance has no IAM role (instance profile)"
 	case code != "":
 		cause = "the credential source answered " + code
 	default:

@@ -295,6 +295,19 @@ func TestECRFailuresInsideDeadline(t *testing.T) {
 	}
 }
 
+// TestECRIMDSDisabled: a node that turns IMDS off gets told so, at once.
+func TestECRIMDSDisabled(t *testing.T) {
+	w := newECRWorld(t)
+	w.env = append(w.env, "AWS_EC2_METADATA_DISABLED=true")
+	res := w.run(t, ecrImage, "--timeout", "3s")
+	if res.Code != 1 || res.Stdout != "" || !strings.Contains(res.Stderr, "IMDS is disabled (AWS_EC2_METADATA_DISABLED)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, and IMDS named as disabled", res.Code, res.Stdout, res.Stderr)
+	}
+	if n := w.s.RoundTrips(); n != 0 {
+		t.Errorf("%d requests reached the stand-in", n)
+	}
+}
+
 func TestECRAssumeRole(t *testing.T) {
 	const role = "arn:aws:iam::210987654321:role/pullkey-cross-account"
 	cfg := ecrWriteConfig(t, "    roleARN: "+role+"\n    externalID: ext-1234\n")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,15 +85,13 @@ func readBounded(path string, limit int64) ([]byte, error) {
 // parseConfig decodes YAML or JSON strictly and validates it, naming the
 // offending field in every error.
 func parseConfig(b []byte) (Config, error) {
-	j, err := yaml.YAMLToJSON(b)
+	j, err := yaml.YAMLToJSONStrict(b)
 	if err != nil {
 		return Config{}, fmt.Errorf("not valid YAML or JSON: %w", err)
 	}
 	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("%w", cleanJSONError(err))
+	if err := providers.DecodeStrict(j, &cfg); err != nil {
+		return Config{}, cleanJSONError(err)
 	}
 	if cfg.APIVersion != configAPIVersion {
 		return Config{}, fmt.Errorf("apiVersion %q, want %s", cfg.APIVersion, configAPIVersion)

@@ -17,6 +17,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "json", in: `{"apiVersion":"pullkey.dev/v1alpha1","kind":"PullkeyConfig","timeout":"10s"}`},
 		{name: "everything", in: head + "timeout: 20s\nlogLevel: info\ncache:\n  dir: /x\n  refreshMargin: 5m\nenabledProviders: [dockerconfig]\nproviders:\n  dockerconfig: {path: /x}\n"},
 		{name: "unknown field", in: head + "cacheDir: /x\n", wantErr: `unknown field "cacheDir"`},
+		{name: "keys are case-sensitive", in: head + "cache:\n  Dir: /x\n", wantErr: `unknown field "cache.Dir"`},
+		{name: "duplicate key", in: `{"apiVersion":"pullkey.dev/v1alpha1","kind":"PullkeyConfig","timeout":"1s","timeout":"2s"}`, wantErr: `key "timeout" already set`},
 		{name: "wrong type", in: head + "cache:\n  disabled: maybe\n", wantErr: "cache.disabled"},
 		{name: "bad duration", in: head + "timeout: soon\n", wantErr: "soon"},
 		{name: "timeout too long", in: head + "timeout: 60s\n", wantErr: "at most 55s"},

@@ -45,13 +45,8 @@ func decodeRequest(r io.Reader) (request, error) {
 		return request{}, errors.New("empty request on stdin (pullkey is run by kubelet with a CredentialProviderRequest; see --help)")
 	}
 	var req credentialproviderv1.CredentialProviderRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := providers.DecodeStrict(b, &req); err != nil {
 		return request{}, fmt.Errorf("decode request: %w", err)
-	}
-	if dec.More() {
-		return request{}, errors.New("decode request: more than one JSON value")
 	}
 	switch req.APIVersion {
 	case apiVersionV1, apiVersionV1beta1:

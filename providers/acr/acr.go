@@ -23,9 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -82,8 +80,8 @@ var ErrExpired = errors.New("the refresh token is already expired")
 var Factory = providers.Factory{Name: Name, OnByDefault: true, New: New}
 
 var (
-	guidRE       = lazyRegexp(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	resourceIDRE = lazyRegexp(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
+	guidRE       = providers.LazyRegexp(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	resourceIDRE = providers.LazyRegexp(`(?i)^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
 )
 
 // Settings is the provider's configuration, decoded and checked.
@@ -114,9 +112,7 @@ func ParseConfig(raw json.RawMessage) (Settings, error) {
 func parseIdentity(raw json.RawMessage) (Identity, Config, error) {
 	var cfg Config
 	if len(bytes.TrimSpace(raw)) > 0 && string(bytes.TrimSpace(raw)) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
+		if err := providers.DecodeStrict(raw, &cfg); err != nil {
 			return Identity{}, cfg, err
 		}
 	}
@@ -269,10 +265,4 @@ func explainExchangeError(h Host, id Identity, err error) error {
 		return fmt.Errorf("%w: check that the node reaches %s on port 443 (firewall, private endpoint DNS), or raise the timeout", err, h.Name)
 	}
 	return fmt.Errorf("%w: check that %s is reachable and is an Azure Container Registry", err, h.Name)
-}
-
-// lazyRegexp compiles a pattern on first use, so that start-up (paid by
-// every invocation, cache hits included) does not pay for it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -7,7 +7,6 @@
 package dockerconfig
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -44,9 +43,7 @@ var Factory = providers.Factory{Name: Name, New: newFromConfig}
 
 func newFromConfig(raw json.RawMessage, _ providers.Env) (providers.Provider, error) {
 	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
+	if err := providers.DecodeStrict(raw, &cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Path == "" {

@@ -14,14 +14,12 @@
 package ecr
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -51,9 +49,9 @@ type Config struct {
 const unknownExpiryTTL = time.Hour
 
 var (
-	roleARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	roleARNPattern     = providers.LazyRegexp(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNamePattern = providers.LazyRegexp(`^[\w+=,.@-]{2,64}$`)
+	externalIDPattern  = providers.LazyRegexp(`^[\w+=,.@:/-]+$`)
 )
 
 // Factory builds the provider. It runs without a configuration section,
@@ -63,13 +61,11 @@ var Factory = providers.Factory{Name: Name, OnByDefault: true, New: newFromConfi
 func newFromConfig(raw json.RawMessage, env providers.Env) (providers.Provider, error) {
 	var cfg Config
 	if raw != nil {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
+		if err := providers.DecodeStrict(raw, &cfg); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.RoleARN != "" && !roleARNPattern.MatchString(cfg.RoleARN) {
+	if cfg.RoleARN != "" && !roleARNPattern().MatchString(cfg.RoleARN) {
 		return nil, fmt.Errorf("roleARN %q: not an IAM role ARN (want arn:aws:iam::123456789012:role/NAME)", cfg.RoleARN)
 	}
 	if cfg.RoleARN == "" && (cfg.ExternalID != "" || cfg.RoleSessionName != "") {
@@ -78,10 +74,10 @@ func newFromConfig(raw json.RawMessage, env providers.Env) (providers.Provider, 
 	if cfg.RoleSessionName == "" {
 		cfg.RoleSessionName = "pullkey"
 	}
-	if !sessionNamePattern.MatchString(cfg.RoleSessionName) {
+	if !sessionNamePattern().MatchString(cfg.RoleSessionName) {
 		return nil, fmt.Errorf("roleSessionName %q: want 2-64 of letters, digits and +=,.@_-", cfg.RoleSessionName)
 	}
-	if cfg.ExternalID != "" && (len(cfg.ExternalID) < 2 || len(cfg.ExternalID) > 1224 || !externalIDPattern.MatchString(cfg.ExternalID)) {
+	if cfg.ExternalID != "" && (len(cfg.ExternalID) < 2 || len(cfg.ExternalID) > 1224 || !externalIDPattern().MatchString(cfg.ExternalID)) {
 		return nil, errors.New("externalID: want 2-1224 of letters, digits and +=,.@:/_-")
 	}
 	log := env.Logger

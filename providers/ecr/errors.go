@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/pullkey/pullkey/providers"
 )
 
 // Every error pullkey prints for ECR names the cause and says what to do.
@@ -45,7 +46,7 @@ var (
 	clockCodes      = map[string]bool{"RequestExpired": true, "RequestTimeTooSkewed": true, "RequestInTheFuture": true}
 	signatureCodes  = map[string]bool{"InvalidSignatureException": true, "SignatureDoesNotMatch": true, "AuthFailure": true}
 	badCredentials  = map[string]bool{"UnrecognizedClientException": true, "InvalidClientTokenId": true, "InvalidAccessKeyId": true, "IncompleteSignature": true, "MissingAuthenticationToken": true}
-	principalInText = regexp.MustCompile(`arn:aws[a-z-]*:(?:sts|iam)::\d{12}:[A-Za-z0-9+=,.@_/-]{1,256}`)
+	principalInText = providers.LazyRegexp(`arn:aws[a-z-]*:(?:sts|iam)::\d{12}:[A-Za-z0-9+=,.@_/-]{1,256}`)
 )
 
 // classify sorts an SDK error. detail is safe to print: an error code, a
@@ -55,7 +56,7 @@ func classify(ctx context.Context, err error) (k kind, code, principal string) {
 	if errors.As(err, &ae) {
 		code = ae.ErrorCode()
 		msg := ae.ErrorMessage()
-		principal = principalInText.FindString(msg)
+		principal = principalInText().FindString(msg)
 		lower := strings.ToLower(msg)
 		switch {
 		case throttleCodes[code] || httpStatus(err) == 429:

@@ -2,7 +2,6 @@ package ecr
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +13,7 @@ import (
 // privateHost is the upstream (cloud-provider-aws) pattern of a private ECR
 // registry host, anchored at both ends: account, "-fips", region, partition
 // domain.
-var privateHost = regexp.MustCompile(`^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$`)
+var privateHost = providers.LazyRegexp(`^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$`)
 
 // ECR Public's registry hosts. Its API lives in us-east-1 only.
 const (
@@ -85,7 +84,7 @@ func ParseHost(host string) (Registry, bool) {
 	case publicDualStackHost:
 		return Registry{Host: host, Public: true, Region: publicRegion, Domain: "aws.com", Partition: "amazonaws.com", DualStack: true}, true
 	}
-	m := privateHost.FindStringSubmatch(host)
+	m := privateHost().FindStringSubmatch(host)
 	if m == nil {
 		return Registry{}, false
 	}

@@ -133,9 +133,7 @@ func parseConfig(raw json.RawMessage) ([]*registry, error) {
 		return nil, errors.New("configuration required: list owners (or a defaultSource) and their app or token sources")
 	}
 	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
+	if err := providers.DecodeStrict(raw, &cfg); err != nil {
 		return nil, err
 	}
 	var regs []*registry

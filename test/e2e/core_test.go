@@ -103,7 +103,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"wrong apiVersion", "apiVersion: v2\nkind: PullkeyConfig\n", `apiVersion "v2"`},
 		{"wrong kind", "apiVersion: pullkey.dev/v1alpha1\nkind: Config\n", `kind "Config"`},
 		{"unknown provider", "apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  quay: {}\n", "providers.quay: unknown provider"},
-		{"provider field", "apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    file: /x\n", `providers.dockerconfig: json: unknown field "file"`},
+		{"provider field", "apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    file: /x\n", `providers.dockerconfig: unknown field "file"`},
 		{"bad timeout", "apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\ntimeout: 2m\n", "timeout 2m0s"},
 		{"not yaml", "apiVersion: [", "not valid YAML"},
 		{"readable docker config", "apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    path: " + loose + "\n", "chmod 600"},

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/test/harness"
 )
 
 // fakeAPI is tokenAPI as a func field.
@@ -181,18 +180,11 @@ func TestConfig(t *testing.T) {
 
 // TestREADMEExample decodes the configuration the README shows.
 func TestREADMEExample(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```yaml\n(apiVersion: pullkey.dev/v1alpha1.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README.md has no pullkey configuration example")
-	}
+	example := harness.READMEExample(t, "ecr")
 	var cfg struct {
 		Providers map[string]json.RawMessage `json:"providers"`
 	}
-	j, err := yaml.YAMLToJSON(m[1])
+	j, err := yaml.YAMLToJSON([]byte(example))
 	if err != nil {
 		t.Fatal(err)
 	}

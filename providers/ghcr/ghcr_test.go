@@ -73,15 +73,7 @@ func TestConfigErrors(t *testing.T) {
 
 // TestREADMEExample decodes the configuration example the README shows.
 func TestREADMEExample(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "```yaml\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no yaml block")
-	}
+	block := harness.READMEExample(t, "ghcr")
 	var doc struct {
 		APIVersion string                     `json:"apiVersion"`
 		Kind       string                     `json:"kind"`

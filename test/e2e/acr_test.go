@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -320,15 +318,7 @@ func acrNoSecrets(t *testing.T, w *acrWorld, stderr string) {
 // TestACRConfigExample runs the binary with the configuration example the
 // README shows, so the documented keys are the real ones.
 func TestACRConfigExample(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "providers", "acr", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "```yaml\n")
-	example, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("README has no yaml example")
-	}
+	example := harness.READMEExample(t, "acr")
 	w := newACRWorld(t)
 	cfg := harness.WriteFile(t, t.TempDir(), "config.yaml", example, 0o600)
 	resp := w.run(t, "myregistry.azurecr.io/web", "--config", cfg).Decode(t)

@@ -262,24 +262,7 @@ func TestACRFailures(t *testing.T) {
 			w := newACRWorld(t)
 			tt.setup(t, w)
 			res := w.run(t, "myregistry.azurecr.io/web", "--timeout", timeout.String())
-			if res.Code != 1 {
-				t.Fatalf("exit %d, want 1; stderr:\n%s", res.Code, res.Stderr)
-			}
-			if res.Stdout != "" {
-				t.Fatalf("stdout = %q, want nothing", res.Stdout)
-			}
-			if res.Took > timeout+2*time.Second {
-				t.Errorf("took %s, want within the %s timeout (+ slack)", res.Took, timeout)
-			}
-			lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
-			if len(lines) != 1 {
-				t.Errorf("stderr has %d lines, want 1:\n%s", len(lines), res.Stderr)
-			}
-			for _, s := range append(tt.want, "acr: myregistry.azurecr.io") {
-				if !strings.Contains(res.Stderr, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, res.Stderr)
-				}
-			}
+			res.ExpectFailure(t, timeout, append(tt.want, "acr: myregistry.azurecr.io")...)
 			acrNoSecrets(t, w, res.Stderr)
 			t.Logf("took %s; stderr: %s", res.Took.Round(time.Millisecond), res.Stderr)
 		})

@@ -270,24 +270,7 @@ func TestECRFailuresInsideDeadline(t *testing.T) {
 			w := newECRWorld(t)
 			tt.knob(w.s)
 			res := w.run(t, tt.image, "--timeout", timeout.String())
-			if res.Code != 1 {
-				t.Fatalf("exit %d, want 1; stderr:\n%s", res.Code, res.Stderr)
-			}
-			if res.Stdout != "" {
-				t.Errorf("stdout = %q, want nothing", res.Stdout)
-			}
-			if res.Took > timeout+1500*time.Millisecond {
-				t.Errorf("took %s, want inside the %s timeout", res.Took, timeout)
-			}
-			lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
-			if len(lines) != 1 {
-				t.Errorf("stderr has %d lines, want 1:\n%s", len(lines), res.Stderr)
-			}
-			for _, s := range tt.want {
-				if !strings.Contains(res.Stderr, s) {
-					t.Errorf("stderr does not mention %q:\n%s", s, res.Stderr)
-				}
-			}
+			res.ExpectFailure(t, timeout, tt.want...)
 			if w.s.Mints.Load() != 0 {
 				t.Errorf("a token was minted")
 			}

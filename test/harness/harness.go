@@ -144,3 +144,27 @@ func WriteFile(t testing.TB, dir, name, content string, mode os.FileMode) string
 	}
 	return p
 }
+
+// ExpectFailure checks a run that must fail the way kubelet needs: exit
+// code 1, nothing on stdout, within the --timeout it was given (plus slack
+// for process start), and one stderr line that contains every want.
+func (r Result) ExpectFailure(t testing.TB, timeout time.Duration, want ...string) {
+	t.Helper()
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.Code, r.Stderr)
+	}
+	if r.Stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.Stdout)
+	}
+	if r.Took > timeout+2*time.Second {
+		t.Errorf("took %s, want within the %s timeout (+ slack)", r.Took, timeout)
+	}
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
+		t.Errorf("stderr has %d lines, want 1:\n%s", len(lines), r.Stderr)
+	}
+	for _, s := range want {
+		if !strings.Contains(r.Stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.Stderr)
+		}
+	}
+}

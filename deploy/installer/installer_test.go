@@ -1,0 +1,121 @@
+package installer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSetAndRemoveExtraArgs(t *testing.T) {
+	flags := []string{"--image-credential-provider-config=/c.yaml", "--image-credential-provider-bin-dir=/bin"}
+	tests := []struct {
+		name, in, want, err string
+	}{
+		{"new file", "", "KUBELET_EXTRA_ARGS=--image-credential-provider-config=/c.yaml --image-credential-provider-bin-dir=/bin\n", ""},
+		{"empty var", "KUBELET_EXTRA_ARGS=\n", "KUBELET_EXTRA_ARGS=--image-credential-provider-config=/c.yaml --image-credential-provider-bin-dir=/bin\n", ""},
+		{"quoted, other lines", "A=1\nKUBELET_EXTRA_ARGS='--v=2'\nB=2\n", "A=1\nKUBELET_EXTRA_ARGS='--v=2 --image-credential-provider-config=/c.yaml --image-credential-provider-bin-dir=/bin'\nB=2\n", ""},
+		{"already there", "KUBELET_EXTRA_ARGS=--image-credential-provider-bin-dir=/bin --image-credential-provider-config=/c.yaml\n", "KUBELET_EXTRA_ARGS=--image-credential-provider-bin-dir=/bin --image-credential-provider-config=/c.yaml\n", ""},
+		{"other config", "KUBELET_EXTRA_ARGS=--image-credential-provider-config /other.yaml\n", "", "/other.yaml"},
+		{"other bin dir", "KUBELET_EXTRA_ARGS=--image-credential-provider-bin-dir=/usr/bin\n", "", "/usr/bin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := setExtraArgs(tt.in, flags)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one naming %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+			if tt.in != "" && !strings.Contains(tt.in, "credential") {
+				if back := removeExtraArgs(got, flags); back != tt.in {
+					t.Errorf("remove: got %q, want %q", back, tt.in)
+				}
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"real/dir", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"etc/abs":    "/real/dir",
+		"etc/rel":    "../real",
+		"etc/escape": "../../outside",
+		"etc/loop":   "loop",
+	}
+	for l, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := host{Root: root}
+	tests := []struct{ in, want, err string }{
+		{"/etc/abs/f", "real/dir/f", ""},
+		{"/etc/rel/dir/f", "real/dir/f", ""},
+		{"/missing/a/b", "missing/a/b", ""},
+		{"/../etc", "etc", ""},
+		{"/etc/escape/f", "", "out of the host root"},
+		{"/etc/loop/f", "", "too many levels"},
+		{"relative", "", "absolute"},
+	}
+	for _, tt := range tests {
+		got, err := h.resolve(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("resolve(%q) = %q, %v; want error %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if want := filepath.Join(root, tt.want); err != nil || got != want {
+			t.Errorf("resolve(%q) = %q, %v; want %q", tt.in, got, err, want)
+		}
+	}
+}
+
+func TestMergeKeepsUnknownEntriesAndReplacesOwn(t *testing.T) {
+	in := `apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+- name: pullkey
+  matchImages: [old.example]
+  defaultCacheDuration: 1m
+  apiVersion: credentialprovider.kubelet.k8s.io/v1
+- name: gcp
+  matchImages: ["*.gcr.io"]
+  defaultCacheDuration: 1m
+  apiVersion: credentialprovider.kubelet.k8s.io/v1
+  tokenAttributes:
+    serviceAccountTokenAudience: aud
+    cacheType: Token
+    requireServiceAccount: false
+`
+	doc, err := parseDocument("in", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Entry{Name: "pullkey", MatchImages: []string{"new.example"}, DefaultCacheDuration: 300e9, PullkeyConfig: "/etc/pullkey/config.yaml"}
+	merged := doc.withEntry(e)
+	cfg, err := merged.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Providers) != 2 || cfg.Providers[0].MatchImages[0] != "new.example" || cfg.Providers[1].TokenAttributes == nil {
+		t.Errorf("merged: %+v", cfg.Providers)
+	}
+	if !merged.withEntry(e).equal(merged) {
+		t.Error("merging twice changed the document")
+	}
+	if got := merged.without("pullkey").providers(); len(got) != 1 {
+		t.Errorf("without: %v", got)
+	}
+}

@@ -249,3 +249,20 @@ func entryOf(cfg *kubeletv1.CredentialProviderConfig, name string) (kubeletv1.Cr
 	}
 	return kubeletv1.CredentialProvider{}, false
 }
+
+// RenderConfig returns a CredentialProviderConfig holding only e, as YAML
+// or JSON, validated: the shipped deploy/kubelet files are made with it.
+func RenderConfig(e Entry, asJSON bool) ([]byte, error) {
+	doc := newDocument(asJSON).withEntry(e)
+	if _, err := doc.validate(); err != nil {
+		return nil, err
+	}
+	return doc.encode()
+}
+
+// ValidateConfig decodes a CredentialProviderConfig file strictly and
+// applies kubelet's checks.
+func ValidateConfig(name string, b []byte) error {
+	_, err := parseDocument(name, b)
+	return err
+}

@@ -32,6 +32,7 @@ COMMANDS
                     (--host-root DIR, --platform kubeadm|capi|eks|aks|k3s|
                     rke2|kops|generic, --bin-dir, --provider-config FILE|DIR/,
                     --pullkey-config, --pullkey-config-from, --match-images,
+                    --secret-file SRC=/node/path (repeatable, written 0600),
                     --default-cache-duration, --configure-kubelet,
                     --restart-kubelet, --restart-command, --dry-run);
                     a second run changes nothing. See deploy/README.md.

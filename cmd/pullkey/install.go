@@ -104,6 +104,7 @@ type installFlags struct {
 	matchImages, restartCommand                                                  string
 	cacheDuration                                                                time.Duration
 	configureKubelet, restartKubelet, dryRun                                     bool
+	files                                                                        []installer.File
 }
 
 func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -121,6 +122,18 @@ func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.BoolVar(&f.restartKubelet, "restart-kubelet", false, "")
 	fs.StringVar(&f.restartCommand, "restart-command", "", "")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
+	fs.Func("secret-file", "", func(v string) error {
+		src, dst, ok := strings.Cut(v, "=")
+		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
+			return errors.New("want SOURCE=/node/path")
+		}
+		b, err := readBounded(src, maxConfigSize)
+		if err != nil {
+			return fmt.Errorf("%s: %v", src, err)
+		}
+		f.files = append(f.files, installer.File{Path: dst, Content: b})
+		return nil
+	})
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -188,7 +201,7 @@ func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("install: read the running binary: %w", err)
 	}
 	opts := installer.Options{
-		HostRoot: f.hostRoot, Platform: p, Binary: bin, PullkeyConfig: content,
+		HostRoot: f.hostRoot, Platform: p, Binary: bin, PullkeyConfig: content, Files: f.files,
 		MatchImages: images, DefaultCacheDuration: f.cacheDuration,
 		ConfigureKubelet: f.configureKubelet, DryRun: f.dryRun,
 	}

@@ -549,3 +549,23 @@ func TestMatchImages(t *testing.T) {
 		t.Errorf("json: %q", r.Stdout)
 	}
 }
+
+func TestInstallSecretFiles(t *testing.T) {
+	root, pkcfg := newHost(t)
+	src := harness.WriteFile(t, t.TempDir(), "token", "ghp_example", 0o644)
+	before := snapshot(t, root)
+	mustOK(t, install(t, "--host-root", root, "--pullkey-config-from", pkcfg, "--secret-file", src+"=/etc/pullkey/ghcr-token"))
+	p := filepath.Join(root, "etc/pullkey/ghcr-token")
+	if b, _ := os.ReadFile(p); string(b) != "ghp_example" {
+		t.Errorf("content %q", b)
+	}
+	if m := fileMode(t, p); m != 0o600 {
+		t.Errorf("mode %v, want 0600 whatever the source's", m)
+	}
+	r := install(t, "--host-root", root, "--pullkey-config-from", pkcfg, "--secret-file", src+"=relative")
+	if r.Code != 2 || strings.Contains(r.Stderr, "ghp_example") {
+		t.Errorf("exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	mustOK(t, uninstall(t, root))
+	sameTree(t, "uninstall", before, snapshot(t, root), false)
+}

@@ -53,6 +53,7 @@ const (
 	roleProviderFile  = "provider-config"
 	roleProviderDir   = "provider-config-dir"
 	roleKubeletArgs   = "kubelet-args"
+	roleSecretFile    = "secret-file"
 )
 
 // Options say what to install where.
@@ -68,6 +69,9 @@ type Options struct {
 	// PullkeyConfig is pullkey's configuration to write at
 	// Platform.PullkeyConfig (mode 0600); nil leaves that file alone.
 	PullkeyConfig []byte
+	// Files are extra root-only files pullkey's config refers to (a GHCR
+	// token, a GitHub App key, a docker config), written mode 0600.
+	Files []File
 	// MatchImages are the kubelet matchImages the enabled providers claim.
 	MatchImages []string
 	// DefaultCacheDuration of the entry (see DefaultCacheDuration).
@@ -80,6 +84,13 @@ type Options struct {
 	Restart func(ctx context.Context) error
 	// DryRun plans and reports, and writes nothing.
 	DryRun bool
+}
+
+// File is one extra file to install.
+type File struct {
+	// Path is the node path.
+	Path    string
+	Content []byte
 }
 
 // Result reports what happened (or, with DryRun, what would).
@@ -168,6 +179,18 @@ func Install(ctx context.Context, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("pullkey config %s: %w", p.PullkeyConfig, err)
 		}
 		w.what = "pullkey config"
+		writes = append(writes, w)
+	}
+	// 2b. Files the config refers to.
+	for _, f := range o.Files {
+		if !filepath.IsAbs(f.Path) {
+			return Result{}, fmt.Errorf("file path %q must be absolute", f.Path)
+		}
+		w, err := h.planFile(f.Path, roleSecretFile, f.Content, 0o600, maxConfigSize)
+		if err != nil {
+			return Result{}, fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		w.what = "file"
 		writes = append(writes, w)
 	}
 	// 3. kubelet's CredentialProviderConfig.

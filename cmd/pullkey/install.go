@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -107,7 +108,19 @@ type installFlags struct {
 	files                                                                        []installer.File
 }
 
+// linuxOnly refuses install and uninstall elsewhere: the node layouts they
+// know are Linux ones.
+func linuxOnly(cmd string) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%s: supported on Linux nodes only; on Windows nodes put pullkey.exe and the configs in place by hand (deploy/README.md)", cmd)
+	}
+	return nil
+}
+
 func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := linuxOnly("install"); err != nil {
+		return err
+	}
 	var f installFlags
 	fs := newFlagSet("install")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "")
@@ -214,6 +227,9 @@ func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func uninstallCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if err := linuxOnly("uninstall"); err != nil {
+		return err
+	}
 	fs := newFlagSet("uninstall")
 	hostRoot := fs.String("host-root", "/", "")
 	restartKubelet := fs.Bool("restart-kubelet", false, "")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // maxSymlinks bounds symlink resolution, as the kernel does.
@@ -120,10 +119,8 @@ func dirSafe(d string, fi fs.FileInfo) error {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s is writable by group or others (mode %04o); run chmod go-w %s or choose another path", d, fi.Mode().Perm(), d)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-			return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s or choose another path", d, st.Uid, d)
-		}
+	if uid, ok := ownerUID(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+		return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s or choose another path", d, uid, d)
 	}
 	return nil
 }
@@ -193,7 +190,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err := d.Sync(); err != nil && !syncUnsupported(err) {
 		return err
 	}
 	return nil

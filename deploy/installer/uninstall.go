@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"syscall"
 )
 
 // UninstallOptions say where to uninstall from.
@@ -99,7 +98,7 @@ func Uninstall(ctx context.Context, o UninstallOptions) (Result, error) {
 		switch {
 		case err == nil:
 			res.Changes = append(res.Changes, "remove directory "+d)
-		case errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, syscall.EEXIST):
+		case dirNotEmpty(err):
 			res.Notes = append(res.Notes, "kept directory "+d+" (not empty)")
 		case errors.Is(err, fs.ErrNotExist):
 		default:

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +118,37 @@ providers:
 	}
 	if got := merged.without("pullkey").providers(); len(got) != 1 {
 		t.Errorf("without: %v", got)
+	}
+}
+
+func TestValidateTokenAttributes(t *testing.T) {
+	base := `apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+- name: p
+  matchImages: [x.example]
+  defaultCacheDuration: 1m
+  apiVersion: %s
+  tokenAttributes:
+    serviceAccountTokenAudience: aud
+    cacheType: Token
+    requireServiceAccount: %s
+    requiredServiceAccountAnnotationKeys: [%s]
+    optionalServiceAccountAnnotationKeys: [%s]
+`
+	tests := []struct{ name, api, require, required, optional, err string }{
+		{"ok", "credentialprovider.kubelet.k8s.io/v1", "true", "a.example/x", "b.example/y", ""},
+		{"v1beta1", "credentialprovider.kubelet.k8s.io/v1beta1", "true", "", "", "only supported with apiVersion"},
+		{"required without require", "credentialprovider.kubelet.k8s.io/v1", "false", "a.example/x", "", "requireServiceAccount cannot be false"},
+		{"both", "credentialprovider.kubelet.k8s.io/v1", "true", "a.example/x", "a.example/x", "both required and optional"},
+		{"bad key", "credentialprovider.kubelet.k8s.io/v1", "true", "'-bad-'", "", "requiredServiceAccountAnnotationKeys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseDocument("c", []byte(fmt.Sprintf(base, tt.api, tt.require, tt.required, tt.optional)))
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("err = %v, want %q", err, tt.err)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1 "k8s.io/kubelet/config/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -185,7 +186,7 @@ func validateProviders(ps []kubeletv1.CredentialProvider, seen map[string]bool) 
 	for i, p := range ps {
 		at := fmt.Sprintf("providers[%d]", i)
 		switch {
-		case p.Name == "":
+		case p.Name == "": // kubelet would fail later, looking up the binary
 			errs = append(errs, fmt.Errorf("%s.name: required", at))
 		case strings.ContainsAny(p.Name, "/ ") || p.Name == "." || p.Name == "..":
 			errs = append(errs, fmt.Errorf("%s.name %q: must be a plain file name", at, p.Name))
@@ -219,23 +220,46 @@ func validateProviders(ps []kubeletv1.CredentialProvider, seen map[string]bool) 
 			if t.CacheType != kubeletv1.TokenServiceAccountTokenCacheType && t.CacheType != kubeletv1.ServiceAccountServiceAccountTokenCacheType {
 				errs = append(errs, fmt.Errorf("%s.tokenAttributes.cacheType %q: want Token or ServiceAccount", at, t.CacheType))
 			}
+			if p.APIVersion != PluginAPIVersion {
+				errs = append(errs, fmt.Errorf("%s.tokenAttributes: only supported with apiVersion %s", at, PluginAPIVersion))
+			}
+			if t.RequireServiceAccount != nil && !*t.RequireServiceAccount && len(t.RequiredServiceAccountAnnotationKeys) > 0 {
+				errs = append(errs, fmt.Errorf("%s.tokenAttributes.requiredServiceAccountAnnotationKeys: requireServiceAccount cannot be false when it is set", at))
+			}
+			errs = append(errs, checkAnnotationKeys(at+".tokenAttributes.requiredServiceAccountAnnotationKeys", t.RequiredServiceAccountAnnotationKeys)...)
+			errs = append(errs, checkAnnotationKeys(at+".tokenAttributes.optionalServiceAccountAnnotationKeys", t.OptionalServiceAccountAnnotationKeys)...)
+			for _, k := range t.RequiredServiceAccountAnnotationKeys {
+				if slices.Contains(t.OptionalServiceAccountAnnotationKeys, k) {
+					errs = append(errs, fmt.Errorf("%s.tokenAttributes: annotation key %q is both required and optional", at, k))
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// checkAnnotationKeys applies kubelet's rule to service account annotation
+// keys: qualified names (case aside), each once.
+func checkAnnotationKeys(at string, keys []string) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, k := range keys {
+		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
+			errs = append(errs, fmt.Errorf("%s %q: %s", at, k, msg))
+		}
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("%s %q: duplicate", at, k))
+		}
+		seen[k] = true
+	}
+	return errs
+}
+
 // checkMatchImage parses a matchImages entry the way kubelet does: as a URL
-// without a scheme, with a host.
+// once "https://" is put in front of it.
 func checkMatchImage(m string) error {
-	if m == "" || strings.Contains(m, "://") {
-		return errors.New("want host[:port][/path], no scheme")
-	}
-	u, err := url.Parse("https://" + m)
-	if err != nil {
+	if _, err := url.Parse("https://" + m); err != nil {
 		return errors.New("not a host[:port][/path] pattern")
-	}
-	if u.Host == "" {
-		return errors.New("no host")
 	}
 	return nil
 }

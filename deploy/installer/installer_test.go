@@ -152,3 +152,24 @@ providers:
 		})
 	}
 }
+
+func TestEncodeOrder(t *testing.T) {
+	e := Entry{Name: "pullkey", MatchImages: []string{"a.example"}, DefaultCacheDuration: 60e9, PullkeyConfig: "/c"}
+	y, err := RenderConfig(e, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n- name: pullkey\n  matchImages:\n  - a.example\n  defaultCacheDuration: 1m0s\n  apiVersion: credentialprovider.kubelet.k8s.io/v1\n  args:\n  - get-credentials\n  - --config\n  - /c\n"
+	if string(y) != want {
+		t.Errorf("YAML:\n%s\nwant:\n%s", y, want)
+	}
+	doc, err := parseDocument("y", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := document{obj: doc.obj, json: true}.encode()
+	back, err := parseDocument("j", j)
+	if err != nil || !back.equal(doc) || !strings.HasPrefix(string(j), "{\n  \"apiVersion\"") {
+		t.Errorf("JSON round trip: %v\n%s", err, j)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1 "k8s.io/kubelet/config/v1"
@@ -140,15 +141,18 @@ func (d document) equal(o document) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
+// encode writes the document with keys in kubelet's documentation order
+// (name first in each provider), other keys sorted.
 func (d document) encode() ([]byte, error) {
-	j, err := json.MarshalIndent(d.obj, "", "  ")
-	if err != nil {
-		return nil, err
-	}
+	o := ordered(d.obj, topOrder).(object)
 	if d.json {
+		j, err := json.MarshalIndent(o, "", "  ")
+		if err != nil {
+			return nil, err
+		}
 		return append(j, '\n'), nil
 	}
-	return yaml.JSONToYAML(j)
+	return yamlv2.Marshal(o.mapSlice())
 }
 
 // validate decodes the document strictly into kubelet's own types and

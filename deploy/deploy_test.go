@@ -156,7 +156,7 @@ func pullkeyConfig(t *testing.T) string {
 	dir := t.TempDir()
 	docker := harness.WriteFile(t, dir, "docker.json", `{"auths":{"registry.example.com":{"auth":"dTpw"}}}`, 0o600)
 	return harness.WriteFile(t, dir, "config.yaml",
-		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    path: "+docker+"\n", 0o600)
+		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nenabledProviders: [dockerconfig]\nproviders:\n  dockerconfig:\n    path: "+docker+"\n", 0o600)
 }
 
 func newRoot(t *testing.T) string {

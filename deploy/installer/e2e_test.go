@@ -33,7 +33,7 @@ func newHost(t *testing.T) (root, pullkeyConfig string) {
 	mkdir(t, secrets)
 	docker := harness.WriteFile(t, secrets, "docker.json", `{"auths":{"registry.example.com":{"auth":"dTpw"}}}`, 0o600)
 	pullkeyConfig = harness.WriteFile(t, base, "pullkey.yaml", fmt.Sprintf(
-		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    path: %s\n", docker), 0o600)
+		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nenabledProviders: [dockerconfig]\nproviders:\n  dockerconfig:\n    path: %s\n", docker), 0o600)
 	return root, pullkeyConfig
 }
 

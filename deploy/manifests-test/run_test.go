@@ -64,7 +64,7 @@ func runInstall(t *testing.T, o objects, c corev1.Container) (root string, out s
 	os.WriteFile(docker, []byte(`{"auths":{"registry.example.com":{"auth":"dTpw"}}}`), 0o600)
 	os.Mkdir(filepath.Join(tmp, "config"), 0o755)
 	os.WriteFile(filepath.Join(tmp, "config", "config.yaml"), []byte(
-		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nproviders:\n  dockerconfig:\n    path: "+docker+"\n"), 0o600)
+		"apiVersion: pullkey.dev/v1alpha1\nkind: PullkeyConfig\nenabledProviders: [dockerconfig]\nproviders:\n  dockerconfig:\n    path: "+docker+"\n"), 0o600)
 	env := map[string]string{}
 	for _, e := range c.Env {
 		ref := e.ValueFrom.ConfigMapKeyRef

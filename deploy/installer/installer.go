@@ -454,7 +454,7 @@ func (h host) planProviderDir(dir string, e Entry) (*write, error) {
 	for _, de := range entries {
 		name := de.Name()
 		ext := filepath.Ext(name)
-		if name == own || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+		if de.IsDir() || name == own || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
 			continue
 		}
 		b, _, _, err := readFile(filepath.Join(real, name), maxConfigSize)

@@ -7,27 +7,38 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 4s
 
-.PHONY: all build test unit fuzz bench demo lint clean
+.PHONY: all build test unit kubelet fuzz bench demo lint clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/pullkey ./cmd/pullkey
 
-## test: everything CI runs — vet, unit and end-to-end tests, brief fuzzing.
-test: build lint unit fuzz
+## test: everything CI runs — vet, unit and end-to-end tests, the
+## kubelet-driven suite (its first build compiles ~1,400 kubelet packages:
+## about 10 minutes on 2 cores, seconds afterwards), brief fuzzing.
+test: build lint unit kubelet fuzz
 
 unit:
 	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
+
+## kubelet: pullkey through kubelet's own credential provider code
+## (a separate Go module, so the product never depends on k8s.io/kubernetes).
+kubelet: build
+	cd test/kubelet && PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImage$$' -fuzztime=$(FUZZTIME) ./providers
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./cmd/pullkey
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEntry$$' -fuzztime=$(FUZZTIME) ./cache
+	$(GO) test -run='^$$' -fuzz='^FuzzGHCRMatch$$' -fuzztime=$(FUZZTIME) ./providers/ghcr
+	$(GO) test -run='^$$' -fuzz='^FuzzParseACRHost$$' -fuzztime=$(FUZZTIME) ./providers/acr
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenExpiry$$' -fuzztime=$(FUZZTIME) ./providers/acr
 
 ## bench: benchmarks (reports; never fails on a slow machine).
 bench: build
-	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=200x ./test/bench/
+	$(GO) run ./test/bench/report --bin $(CURDIR)/bin/pullkey --out $(CURDIR)/out/bench.txt
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -run='^$$' -bench=. -benchtime=20x ./test/bench/ ./cache/
 
 ## demo: the real binary against local stand-ins of the clouds.
 demo: build
@@ -36,6 +47,7 @@ demo: build
 lint:
 	@out=$$(gofmt -l cmd providers cache deploy test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd test/kubelet && $(GO) vet ./...
 
 clean:
 	rm -rf bin dist out

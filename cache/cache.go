@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -198,12 +199,11 @@ func (d *Disk) read(path string) (providers.Credential, bool) {
 		return providers.Credential{}, false
 	}
 	defer f.Close()
-	b := make([]byte, maxEntrySize+1)
-	n, _ := ioReadFull(f, b)
-	if n > maxEntrySize {
+	b, err := io.ReadAll(io.LimitReader(f, maxEntrySize+1))
+	if err != nil || len(b) > maxEntrySize {
 		return providers.Credential{}, false
 	}
-	c, err := DecodeEntry(b[:n])
+	c, err := DecodeEntry(b)
 	if err != nil {
 		d.log.Debug("ignoring unreadable cache entry", "file", filepath.Base(path), "error", err)
 		return providers.Credential{}, false

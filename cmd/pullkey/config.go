@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -72,15 +73,14 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b := make([]byte, limit+1)
-	n, err := ioReadFull(f, b)
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(n) > limit {
+	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
-	return b[:n], nil
+	return b, nil
 }
 
 // parseConfig decodes YAML or JSON strictly and validates it, naming the

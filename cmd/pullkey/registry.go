@@ -2,7 +2,9 @@ package main
 
 import (
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/acr"
 	"github.com/pullkey/pullkey/providers/dockerconfig"
+	"github.com/pullkey/pullkey/providers/ghcr"
 )
 
 // factories lists every provider pullkey has, in the default order in
@@ -10,4 +12,6 @@ import (
 // comes first so that an explicit entry wins over ambient identity.
 var factories = []providers.Factory{
 	dockerconfig.Factory,
+	acr.Factory,
+	ghcr.Factory,
 }

@@ -59,9 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "pullkey: %v (see pullkey --help)\n", strings.TrimPrefix(err.Error(), "usage: "))
 		return 2
 	default:
-		// A logger may not exist yet (bad flags or config): write the line
-		// in the same format the logger uses.
-		newLogger(stderr, slog.LevelError).Error(err.Error())
+		// One plain line, so kubelet's log shows it readably.
+		fmt.Fprintf(stderr, "pullkey: error: %s\n", strings.Join(strings.Fields(err.Error()), " "))
 		return 1
 	}
 }

@@ -13,14 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/internal/secretfile"
 )
 
 // Name is the provider's name and configuration key.
@@ -109,42 +107,11 @@ func (p *Provider) Fetch(_ context.Context, img providers.Image) (providers.Cred
 // Load reads and checks a docker config file, returning its entries keyed
 // by registry (scheme and path stripped, "index.docker.io" as "docker.io").
 func Load(path string) (map[string]providers.Credential, error) {
-	f, err := os.Open(path)
+	b, err := secretfile.Read("docker config", path, maxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("docker config: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("docker config: %w", err)
-	}
-	if err := checkFileSafe(path, fi); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("docker config %s: %w", path, err)
-	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("docker config %s: larger than %d bytes", path, maxFileSize)
-	}
 	return Parse(b)
-}
-
-// checkFileSafe refuses a file that others could read or replace.
-func checkFileSafe(path string, fi os.FileInfo) error {
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("docker config %s: not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("docker config %s: mode %04o lets group or others read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != uid {
-			return fmt.Errorf("docker config %s: owned by uid %d, not root; run chown root %s", path, st.Uid, path)
-		}
-	}
-	return nil
 }
 
 type file struct {
@@ -174,11 +141,11 @@ func Parse(b []byte) (map[string]providers.Credential, error) {
 		if a.Auth != "" {
 			dec, err := base64.StdEncoding.DecodeString(a.Auth)
 			if err != nil {
-				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64", key)
+				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64; write base64 of user:password there (as docker login does), or use username and password", key)
 			}
 			u, p, ok := strings.Cut(string(dec), ":")
 			if !ok {
-				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64(user:password)", key)
+				return nil, fmt.Errorf("docker config: auths[%q].auth is not base64(user:password); write base64 of user:password there, or use username and password", key)
 			}
 			user, pass = u, p
 		}

@@ -35,7 +35,9 @@ COMMANDS
                     --secret-file SRC=/node/path (repeatable, written 0600),
                     --default-cache-duration, --configure-kubelet,
                     --restart-kubelet, --restart-command, --dry-run);
-                    a second run changes nothing. See deploy/README.md.
+                    a second run changes nothing. With a host root other
+                    than /, the restart command runs chroot-ed into it.
+                    See deploy/README.md.
   uninstall         undo exactly what install added (--host-root DIR,
                     --restart-kubelet, --restart-command, --dry-run)
   pause             wait until stopped (the DaemonSet's keep-alive container)

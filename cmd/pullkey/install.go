@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"slices"
@@ -272,21 +271,22 @@ func report(w io.Writer, what string, res installer.Result, dryRun bool) {
 	}
 }
 
-// restarter runs the kubelet restart command. From a container (a host
-// root other than /) the default command runs in the host's namespaces
-// through nsenter, which needs hostPID; --restart-command replaces it.
+// restarter runs the kubelet restart command (the preset's, or
+// --restart-command) on the node: chroot-ed into the host root when that is
+// not "/", with the node's own systemctl.
 func restarter(hostRoot, command string, preset []string) func(context.Context) error {
 	argv := strings.Fields(command)
 	if len(argv) == 0 {
 		argv = preset
-		if hostRoot != "/" && hostRoot != "" {
-			argv = append([]string{"nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p", "--"}, argv...)
-		}
 	}
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, restartTimeout)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		cmd, err := installer.HostCommand(ctx, hostRoot, argv)
+		if err != nil {
+			return err
+		}
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			last := strings.TrimSpace(string(out))
 			if i := strings.LastIndexByte(last, '\n'); i >= 0 {

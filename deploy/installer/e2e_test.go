@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -481,15 +482,28 @@ func TestInstallKeepsKubeletExtraArgs(t *testing.T) {
 	sameTree(t, "refused install", before, snapshot(t, root), true)
 }
 
+// fakeSystemctl builds testdata/fakesystemctl, static, as the node's
+// /usr/bin/systemctl under root; it records restarts in root/restarts.
+func fakeSystemctl(t *testing.T, root string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("restarting kubelet under a host root uses chroot, which needs root (CI runs as root)")
+	}
+	mkdir(t, filepath.Join(root, "usr/bin"))
+	cmd := exec.Command("go", "build", "-o", filepath.Join(root, "usr/bin/systemctl"), "./testdata/fakesystemctl")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build fakesystemctl: %v\n%s", err, out)
+	}
+}
+
 func TestInstallRestartsKubeletOnlyOnChange(t *testing.T) {
 	root, pkcfg := newHost(t)
-	dir := t.TempDir()
-	marker := filepath.Join(dir, "restarts")
-	script := harness.WriteFile(t, dir, "restart.sh", "#!/bin/sh\necho restart >> "+marker+"\n", 0o755)
-	args := []string{"--host-root", root, "--platform", "aks", "--pullkey-config-from", pkcfg, "--restart-kubelet", "--restart-command", script}
-	restarts := func() int {
-		b, _ := os.ReadFile(marker)
-		return strings.Count(string(b), "restart")
+	fakeSystemctl(t, root)
+	args := []string{"--host-root", root, "--platform", "aks", "--pullkey-config-from", pkcfg, "--restart-kubelet"}
+	restarts := func() string {
+		b, _ := os.ReadFile(filepath.Join(root, "restarts"))
+		return string(b)
 	}
 	// Dry run: nothing written, nothing restarted.
 	before := snapshot(t, root)
@@ -499,22 +513,25 @@ func TestInstallRestartsKubeletOnlyOnChange(t *testing.T) {
 		t.Errorf("dry run said %q", r.Stdout)
 	}
 	sameTree(t, "dry run", before, snapshot(t, root), true)
-	if n := restarts(); n != 0 {
-		t.Fatalf("dry run restarted kubelet %d times", n)
-	}
+	// The node's own systemctl runs, chroot-ed into the host root.
 	r = install(t, args...)
 	mustOK(t, r)
-	if n := restarts(); n != 1 || !strings.Contains(r.Stdout, "restarted kubelet") {
-		t.Fatalf("first install: %d restarts, stdout %q", n, r.Stdout)
+	if got := restarts(); got != "restart kubelet\n" || !strings.Contains(r.Stdout, "restarted kubelet") {
+		t.Fatalf("first install: restarts %q, stdout %q", got, r.Stdout)
 	}
 	mustOK(t, install(t, args...))
-	if n := restarts(); n != 1 {
-		t.Fatalf("unchanged install restarted kubelet (%d restarts)", n)
+	if got := restarts(); got != "restart kubelet\n" {
+		t.Fatalf("unchanged install restarted kubelet: %q", got)
 	}
-	// A failing restart is an error naming the command.
-	os.WriteFile(script, []byte("#!/bin/sh\necho unit kubelet not found >&2\nexit 5\n"), 0o755)
-	r = harness.Run(t, nil, "", "uninstall", "--host-root", root, "--restart-kubelet", "--restart-command", script)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "unit kubelet not found") {
+	// A failing restart is an error naming the command and its complaint.
+	r = harness.Run(t, nil, "", "uninstall", "--host-root", root, "--restart-kubelet", "--restart-command", "systemctl restart broken")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "systemctl restart broken") || !strings.Contains(r.Stderr, "Unit broken.service not found") {
+		t.Errorf("exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	// A command the node does not have.
+	root2, _ := newHost(t)
+	r = install(t, "--host-root", root2, "--pullkey-config-from", pkcfg, "--restart-kubelet", "--restart-command", "no-such-tool now")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "no-such-tool: not found on the node") {
 		t.Errorf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }

@@ -220,7 +220,7 @@ func TestHelmRestartAndSecrets(t *testing.T) {
 	o := decode(t, "helm restart", helm(t, map[string]any{
 		"platform":       "k3s",
 		"restartKubelet": true,
-		"restartCommand": "nsenter -t 1 -m -u -i -n -p -- systemctl restart k3s",
+		"restartCommand": "systemctl restart k3s",
 		"providerConfig": "/etc/kubernetes/credential-providers/",
 		"secretFiles": []any{
 			map[string]any{"secretName": "ghcr-token", "key": "token", "path": "/etc/pullkey/ghcr-token"},
@@ -229,7 +229,7 @@ func TestHelmRestartAndSecrets(t *testing.T) {
 	install := checkInstaller(t, "helm restart", o, true)
 	for _, want := range []string{
 		"--platform=k3s", "--restart-kubelet",
-		"--restart-command=nsenter -t 1 -m -u -i -n -p -- systemctl restart k3s",
+		"--restart-command=systemctl restart k3s",
 		"--provider-config=/etc/kubernetes/credential-providers/",
 		"--secret-file=/secrets/0/token=/etc/pullkey/ghcr-token",
 	} {

@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImage$$' -fuzztime=$(FUZZTIME) ./providers
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./cmd/pullkey
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEntry$$' -fuzztime=$(FUZZTIME) ./cache
+	$(GO) test -run='^$$' -fuzz='^FuzzParseECRHost$$' -fuzztime=$(FUZZTIME) ./providers/ecr
 	$(GO) test -run='^$$' -fuzz='^FuzzGHCRMatch$$' -fuzztime=$(FUZZTIME) ./providers/ghcr
 	$(GO) test -run='^$$' -fuzz='^FuzzParseACRHost$$' -fuzztime=$(FUZZTIME) ./providers/acr
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenExpiry$$' -fuzztime=$(FUZZTIME) ./providers/acr

@@ -4,6 +4,7 @@ import (
 	"github.com/pullkey/pullkey/providers"
 	"github.com/pullkey/pullkey/providers/acr"
 	"github.com/pullkey/pullkey/providers/dockerconfig"
+	"github.com/pullkey/pullkey/providers/ecr"
 	"github.com/pullkey/pullkey/providers/ghcr"
 )
 
@@ -12,6 +13,7 @@ import (
 // comes first so that an explicit entry wins over ambient identity.
 var factories = []providers.Factory{
 	dockerconfig.Factory,
+	ecr.Factory,
 	acr.Factory,
 	ghcr.Factory,
 }

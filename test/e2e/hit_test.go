@@ -10,8 +10,8 @@ import (
 
 // TestCacheHitIsOffline fills the disk cache for one image of every cloud
 // provider, then cuts every way out — a dead proxy, dead metadata and
-// identity endpoints, an AWS profile that does not exist (loading the AWS
-// SDK's configuration would fail on it) — and checks that a second lookup
+// identity endpoints, an AWS config file that is a directory (loading the
+// AWS SDK's configuration fails on it) — and checks that a second lookup
 // still answers with the same credential from the cache, with no upstream
 // call.
 func TestCacheHitIsOffline(t *testing.T) {
@@ -23,7 +23,7 @@ func TestCacheHitIsOffline(t *testing.T) {
 	dead := "http://127.0.0.1:1"
 	cutOff := append(append([]string{}, node.Env...),
 		"HTTPS_PROXY="+dead, "HTTP_PROXY="+dead, "https_proxy="+dead, "http_proxy="+dead,
-		"AWS_PROFILE=pullkey-no-such-profile", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+dead,
+		"AWS_CONFIG_FILE="+t.TempDir(), "AWS_SHARED_CREDENTIALS_FILE="+t.TempDir(), "AWS_EC2_METADATA_SERVICE_ENDPOINT="+dead,
 		"IDENTITY_ENDPOINT="+dead, "IDENTITY_HEADER=x", "MSI_ENDPOINT="+dead)
 	clouds := 0
 	for _, d := range node.Demos {

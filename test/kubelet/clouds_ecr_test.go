@@ -1,10 +1,3 @@
-//go:build ignore
-
-// Ready to enable once providers/ecr and test/standin/ecr are merged:
-// delete the go:build line above and run go mod tidy here (README.md,
-// "Adding a cloud"). Until then "ignore" keeps it out of builds and out of
-// go mod tidy, which would fail on the missing stand-in package.
-
 package kubelet
 
 import (

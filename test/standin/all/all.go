@@ -13,12 +13,14 @@ import (
 	"github.com/pullkey/pullkey/test/harness"
 	"github.com/pullkey/pullkey/test/standin"
 	"github.com/pullkey/pullkey/test/standin/acr"
+	"github.com/pullkey/pullkey/test/standin/ecr"
 	"github.com/pullkey/pullkey/test/standin/github"
 )
 
 // Constructors start each provider's stand-in on a throwaway node in dir.
 var Constructors = []func(dir string) (*standin.Demo, error){
 	DockerConfig,
+	ecr.NewDemo,
 	acr.NewDemo,
 	github.NewDemo,
 }

@@ -334,6 +334,7 @@ func TestInstallRefusesInvalidExistingConfig(t *testing.T) {
 		{"plugin apiVersion", doc(`{"name":"a","matchImages":["x"],"defaultCacheDuration":"1m","apiVersion":"credentialprovider.kubelet.k8s.io/v9"}`), "apiVersion"},
 		{"kind", `{"apiVersion":"kubelet.config.k8s.io/v1","kind":"KubeletConfiguration","providers":[` + entry("a", "") + `]}`, "kind"},
 		{"no providers", doc(), "at least one provider"},
+		{"several problems, one line", doc(`{"name":"a/b","matchImages":[],"apiVersion":"v0"}`), "defaultCacheDuration: required"},
 		{"bad matchImages", doc(`{"name":"a","matchImages":["%zz"],"defaultCacheDuration":"1m","apiVersion":"credentialprovider.kubelet.k8s.io/v1"}`), "matchImages"},
 	}
 	for _, tt := range tests {

@@ -239,7 +239,20 @@ func validateProviders(ps []kubeletv1.CredentialProvider, seen map[string]bool) 
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return joinLine(errs)
+}
+
+// joinLine joins errors into one line ("a; b"): the installer's errors end
+// up as one line on stderr.
+func joinLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // checkAnnotationKeys applies kubelet's rule to service account annotation

@@ -39,7 +39,8 @@ COMMANDS
                     than /, the restart command runs chroot-ed into it.
                     See deploy/README.md.
   uninstall         undo exactly what install added (--host-root DIR,
-                    --restart-kubelet, --restart-command, --dry-run)
+                    --restart-kubelet, --restart-command, --platform for
+                    the restart preset, --dry-run)
   pause             wait until stopped (the DaemonSet's keep-alive container)
   version           print the version
   help              print this help

@@ -587,3 +587,31 @@ func TestInstallSecretFiles(t *testing.T) {
 	mustOK(t, uninstall(t, root))
 	sameTree(t, "uninstall", before, snapshot(t, root), false)
 }
+
+// TestPause checks the DaemonSet's keep-alive command: it runs until the
+// pod is stopped (SIGTERM), then exits 0 at once.
+func TestPause(t *testing.T) {
+	cmd := exec.Command(harness.Binary(t), "pause")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("pause returned before it was stopped: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("pause exited with %v after SIGINT", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("pause did not stop on SIGINT")
+	}
+}

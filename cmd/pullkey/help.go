@@ -25,6 +25,23 @@ HOW KUBELET RUNS IT
 
 COMMANDS
   get-credentials   answer one kubelet request (the default)
+  match-images      print the kubelet matchImages the enabled providers
+                    claim (--config FILE, -o text|json)
+  install           install pullkey on a node: binary, pullkey config and
+                    its entry merged into kubelet's CredentialProviderConfig
+                    (--host-root DIR, --platform kubeadm|capi|eks|aks|k3s|
+                    rke2|kops|generic, --bin-dir, --provider-config FILE|DIR/,
+                    --pullkey-config, --pullkey-config-from, --match-images,
+                    --secret-file SRC=/node/path (repeatable, written 0600),
+                    --default-cache-duration, --configure-kubelet,
+                    --restart-kubelet, --restart-command, --dry-run);
+                    a second run changes nothing. With a host root other
+                    than /, the restart command runs chroot-ed into it.
+                    See deploy/README.md.
+  uninstall         undo exactly what install added (--host-root DIR,
+                    --restart-kubelet, --restart-command, --platform for
+                    the restart preset, --dry-run)
+  pause             wait until stopped (the DaemonSet's keep-alive container)
   version           print the version
   help              print this help
 

@@ -34,6 +34,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "get-credentials":
 		err = getCredentials(ctx, rest, stdin, stdout, stderr)
+	case "install":
+		err = installCmd(ctx, rest, stdout, stderr)
+	case "uninstall":
+		err = uninstallCmd(ctx, rest, stdout)
+	case "match-images":
+		err = matchImagesCmd(rest, stdout, stderr)
+	case "pause":
+		err = pauseCmd(ctx, rest)
 	case "version":
 		fmt.Fprintf(stdout, "pullkey %s (commit %s)\n", version, commit)
 	case "help":

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 )
 
 // ErrUnsafe is wrapped by every refusal because of mode or ownership.
@@ -51,13 +50,11 @@ func check(what, path string, fi os.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: %s %s is not a regular file", ErrUnsafe, what, path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+	if perm := fi.Mode().Perm(); hasUnixModes && perm&0o077 != 0 {
 		return fmt.Errorf("%w: %s %s has mode %04o, readable by group or others; run chmod 600 %s", ErrUnsafe, what, path, perm, path)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != uid {
-			return fmt.Errorf("%w: %s %s is owned by uid %d, not root; run chown root:root %s", ErrUnsafe, what, path, st.Uid, path)
-		}
+	if uid, ok := ownerUID(fi); ok && uid != 0 && uid != os.Geteuid() {
+		return fmt.Errorf("%w: %s %s is owned by uid %d, not root; run chown root:root %s", ErrUnsafe, what, path, uid, path)
 	}
 	return nil
 }

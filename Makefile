@@ -7,7 +7,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 4s
 
-.PHONY: all build test unit kubelet fuzz bench demo lint clean
+.PHONY: all build test unit kubelet deploy-test image release generate fuzz bench demo lint clean
 
 all: build
 
@@ -17,7 +17,7 @@ build:
 ## test: everything CI runs — vet, unit and end-to-end tests, the
 ## kubelet-driven suite (its first build compiles ~1,400 kubelet packages:
 ## about 10 minutes on 2 cores, seconds afterwards), brief fuzzing.
-test: build lint unit kubelet fuzz
+test: build lint unit kubelet deploy-test fuzz
 
 unit:
 	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
@@ -26,6 +26,28 @@ unit:
 ## (a separate Go module, so the product never depends on k8s.io/kubernetes).
 kubelet: build
 	cd test/kubelet && PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
+
+## deploy-test: the DaemonSet manifests (kustomize and Helm output decoded
+## strictly into k8s.io/api types) and the OCI image build, each in its own
+## module so the product never depends on Helm, kustomize or crane.
+deploy-test: build
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) -C deploy/manifests-test test -count=1 ./...
+	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) -C deploy/image test -count=1 ./...
+
+## image: multi-arch (linux/amd64, linux/arm64) OCI image layout in
+## out/image, built with Go alone (no Docker engine, no base image).
+image:
+	$(GO) -C deploy/image run . -version $(VERSION) -commit $(COMMIT)
+
+## release: static binaries for linux/amd64, linux/arm64, windows/amd64
+## with SHA256SUMS, in dist/.
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) GO=$(GO) deploy/release.sh
+
+## generate: rewrite the shipped kubelet configs from the providers'
+## patterns (a test fails when they drift).
+generate:
+	$(GO) run ./deploy/gen
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImage$$' -fuzztime=$(FUZZTIME) ./providers

@@ -204,7 +204,7 @@ func TestInstallScript(t *testing.T) {
 }
 
 // docs are the pages whose commands and paths are checked.
-var docs = []string{"README.md", "platforms/kubeadm.md", "platforms/capi.md", "platforms/eks.md",
+var docs = []string{"../README.md", "platforms/kubeadm.md", "platforms/capi.md", "platforms/eks.md",
 	"platforms/aks.md", "platforms/k3s-rke2.md", "platforms/kops.md", "platforms/read-only.md"}
 
 func TestPlatformPagesMatchPresets(t *testing.T) {
@@ -212,7 +212,7 @@ func TestPlatformPagesMatchPresets(t *testing.T) {
 		"kubeadm": "kubeadm.md", "generic": "kubeadm.md", "capi": "capi.md", "image-builder": "capi.md",
 		"eks": "eks.md", "aks": "aks.md", "capz": "aks.md", "k3s": "k3s-rke2.md", "rke2": "k3s-rke2.md", "kops": "kops.md",
 	}
-	readme := string(read(t, "README.md"))
+	readme := string(read(t, "../README.md"))
 	for _, name := range installer.PresetNames() {
 		p, _ := installer.Preset(name)
 		page, ok := pages[name]

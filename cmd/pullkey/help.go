@@ -37,7 +37,7 @@ COMMANDS
                     --restart-kubelet, --restart-command, --dry-run);
                     a second run changes nothing. With a host root other
                     than /, the restart command runs chroot-ed into it.
-                    See deploy/README.md.
+                    See the README, section Install.
   uninstall         undo exactly what install added (--host-root DIR,
                     --restart-kubelet, --restart-command, --platform for
                     the restart preset, --dry-run)

@@ -111,7 +111,7 @@ type installFlags struct {
 // know are Linux ones.
 func linuxOnly(cmd string) error {
 	if runtime.GOOS != "linux" {
-		return fmt.Errorf("%s: supported on Linux nodes only; on Windows nodes put pullkey.exe and the configs in place by hand (deploy/README.md)", cmd)
+		return fmt.Errorf("%s: supported on Linux nodes only; on Windows nodes put pullkey.exe and the configs in place by hand (README.md, section Install)", cmd)
 	}
 	return nil
 }

@@ -33,10 +33,28 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// commandHelp says what each subcommand with flags does, for its --help.
+var commandHelp = map[string]string{
+	"match-images": "Print the kubelet matchImages patterns the enabled providers claim, for a\nCredentialProviderConfig.",
+	"install":      "Install pullkey on a node: copy this binary into kubelet's credential\nprovider bin dir (atomically), write pullkey's config, and merge pullkey's\nentry into kubelet's CredentialProviderConfig, keeping every other entry.\nThe result is validated with kubelet's rules before anything is replaced;\nan invalid existing config or an unsafe path is refused and nothing is\ntouched. A second run changes nothing and says so.",
+	"uninstall":    "Remove exactly what install added and restore what it replaced.",
+	"pause":        "Wait until SIGTERM or SIGINT: the DaemonSet's keep-alive container.",
+}
+
+// helpError carries a subcommand's --help text; it unwraps to flag.ErrHelp.
+type helpError struct{ text string }
+
+func (h helpError) Error() string { return "help requested" }
+func (h helpError) Unwrap() error { return flag.ErrHelp }
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			var b strings.Builder
+			fmt.Fprintf(&b, "Usage: pullkey %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), commandHelp[fs.Name()])
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			return helpError{text: b.String()}
 		}
 		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	}
@@ -49,8 +67,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // matchImagesCmd prints the matchImages the enabled providers claim.
 func matchImagesCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("match-images")
-	configPath := fs.String("config", "", "")
-	output := fs.String("o", "text", "")
+	configPath := fs.String("config", "", "pullkey's config `FILE` (default: none, so ecr and acr)")
+	output := fs.String("o", "text", "output `format`: text (one pattern per line) or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -122,19 +140,19 @@ func installCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var f installFlags
 	fs := newFlagSet("install")
-	fs.StringVar(&f.hostRoot, "host-root", "/", "")
-	fs.StringVar(&f.platform, "platform", "generic", "")
-	fs.StringVar(&f.binDir, "bin-dir", "", "")
-	fs.StringVar(&f.providerConfig, "provider-config", "", "")
-	fs.StringVar(&f.pullkeyConfig, "pullkey-config", "", "")
-	fs.StringVar(&f.pullkeyConfigFrom, "pullkey-config-from", "", "")
-	fs.StringVar(&f.matchImages, "match-images", "", "")
-	fs.DurationVar(&f.cacheDuration, "default-cache-duration", installer.DefaultCacheDuration, "")
-	fs.BoolVar(&f.configureKubelet, "configure-kubelet", false, "")
-	fs.BoolVar(&f.restartKubelet, "restart-kubelet", false, "")
-	fs.StringVar(&f.restartCommand, "restart-command", "", "")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "")
-	fs.Func("secret-file", "", func(v string) error {
+	fs.StringVar(&f.hostRoot, "host-root", "/", "the node's root file system, as mounted (`DIR`; a DaemonSet mounts / at /host)")
+	fs.StringVar(&f.platform, "platform", "generic", "node layout preset: kubeadm, generic, capi, image-builder, eks, aks, capz, k3s, rke2 or kops (`NAME`)")
+	fs.StringVar(&f.binDir, "bin-dir", "", "kubelet's --image-credential-provider-bin-dir (`DIR`; default: the preset's)")
+	fs.StringVar(&f.providerConfig, "provider-config", "", "kubelet's --image-credential-provider-config: a `FILE`, or a DIR/ (trailing slash) where pullkey writes pullkey.yaml (default: the preset's)")
+	fs.StringVar(&f.pullkeyConfig, "pullkey-config", "", "where pullkey's own config goes on the node (`PATH`; default /etc/pullkey/config.yaml)")
+	fs.StringVar(&f.pullkeyConfigFrom, "pullkey-config-from", "", "`FILE` to install as pullkey's config (default: keep the node's, or write a minimal one)")
+	fs.StringVar(&f.matchImages, "match-images", "", "comma-separated matchImages `PATTERNS` instead of the enabled providers' own")
+	fs.DurationVar(&f.cacheDuration, "default-cache-duration", installer.DefaultCacheDuration, "the entry's defaultCacheDuration (kubelet uses it for empty answers)")
+	fs.BoolVar(&f.configureKubelet, "configure-kubelet", false, "add kubelet's two flags to KUBELET_EXTRA_ARGS where the platform does not set them")
+	fs.BoolVar(&f.restartKubelet, "restart-kubelet", false, "restart kubelet when its config changed (never otherwise)")
+	fs.StringVar(&f.restartCommand, "restart-command", "", "`COMMAND` that restarts kubelet (default: the preset's, e.g. systemctl restart kubelet)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan, change nothing")
+	fs.Func("secret-file", "install a secret the config refers to, root-only 0600: `SRC=/node/path` (repeatable)", func(v string) error {
 		src, dst, ok := strings.Cut(v, "=")
 		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
 			return errors.New("want SOURCE=/node/path")
@@ -230,11 +248,11 @@ func uninstallCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlagSet("uninstall")
-	hostRoot := fs.String("host-root", "/", "")
-	restartKubelet := fs.Bool("restart-kubelet", false, "")
-	restartCommand := fs.String("restart-command", "", "")
-	platform := fs.String("platform", "generic", "")
-	dryRun := fs.Bool("dry-run", false, "")
+	hostRoot := fs.String("host-root", "/", "the node's root file system, as mounted (`DIR`)")
+	restartKubelet := fs.Bool("restart-kubelet", false, "restart kubelet when its config changed")
+	restartCommand := fs.String("restart-command", "", "`COMMAND` that restarts kubelet (default: the preset's)")
+	platform := fs.String("platform", "generic", "node layout preset, for the restart command (`NAME`)")
+	dryRun := fs.Bool("dry-run", false, "print the plan, change nothing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

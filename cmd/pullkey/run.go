@@ -53,7 +53,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, helpText)
+		var h helpError
+		if errors.As(err, &h) {
+			fmt.Fprint(stdout, h.text)
+		} else {
+			fmt.Fprint(stdout, helpText)
+		}
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "pullkey: %v (see pullkey --help)\n", strings.TrimPrefix(err.Error(), "usage: "))

@@ -150,3 +150,23 @@ func TestUnwritableCacheDirStillAnswers(t *testing.T) {
 		t.Fatalf("no answer: %+v", resp)
 	}
 }
+
+// TestSubcommandHelp: each subcommand explains itself and every flag it
+// takes, on stdout, with exit code 0.
+func TestSubcommandHelp(t *testing.T) {
+	for cmd, flags := range map[string][]string{
+		"install":      {"-host-root", "-platform", "-bin-dir", "-provider-config", "-pullkey-config", "-pullkey-config-from", "-secret-file", "-configure-kubelet", "-restart-kubelet", "-dry-run"},
+		"uninstall":    {"-host-root", "-restart-kubelet", "-dry-run"},
+		"match-images": {"-config", "-o"},
+	} {
+		res := harness.Run(t, nil, "", cmd, "--help")
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "Usage: pullkey "+cmd) {
+			t.Fatalf("%s --help: exit %d\n%s%s", cmd, res.Code, res.Stdout, res.Stderr)
+		}
+		for _, f := range flags {
+			if !strings.Contains(res.Stdout, "  "+f+" ") && !strings.Contains(res.Stdout, "  "+f+"\n") {
+				t.Errorf("%s --help does not explain %s:\n%s", cmd, f, res.Stdout)
+			}
+		}
+	}
+}

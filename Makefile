@@ -7,7 +7,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 4s
 
-.PHONY: all build test unit kubelet deploy-test image release generate fuzz bench demo lint clean
+.PHONY: all build cross test unit kubelet deploy-test image release generate fuzz bench demo lint clean
 
 all: build
 
@@ -17,7 +17,7 @@ build:
 ## test: everything CI runs — vet, unit and end-to-end tests, the
 ## kubelet-driven suite (its first build compiles ~1,400 kubelet packages:
 ## about 10 minutes on 2 cores, seconds afterwards), brief fuzzing.
-test: build lint unit kubelet deploy-test fuzz
+test: build lint cross unit kubelet deploy-test fuzz
 
 unit:
 	PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
@@ -26,6 +26,12 @@ unit:
 ## (a separate Go module, so the product never depends on k8s.io/kubernetes).
 kubelet: build
 	cd test/kubelet && PULLKEY_BIN=$(CURDIR)/bin/pullkey $(GO) test -count=1 ./...
+
+## cross: the release platforms other than this one still compile
+## (kubelet on Windows runs credential providers too).
+cross:
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/pullkey
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/pullkey
 
 ## deploy-test: the DaemonSet manifests (kustomize and Helm output decoded
 ## strictly into k8s.io/api types) and the OCI image build, each in its own

@@ -113,19 +113,26 @@ func NewDisk(dir string, margin time.Duration, now func() time.Time, log *slog.L
 }
 
 type entry struct {
-	Version   int       `json:"version"`
+	Version int `json:"version"`
+	// Key is the entry's own key: an entry renamed to another key's file
+	// name is a miss, not another registry's credential.
+	Key       string    `json:"key"`
 	Username  string    `json:"username"`
 	Password  string    `json:"password"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	FetchedAt time.Time `json:"fetchedAt"`
 }
 
-// DecodeEntry parses an entry file. Anything but a complete entry of the
-// current version is an error (which callers treat as a miss).
-func DecodeEntry(b []byte) (providers.Credential, error) {
+// DecodeEntry parses an entry file written for key. Anything but a complete
+// entry of the current version for that key is an error (which callers
+// treat as a miss).
+func DecodeEntry(key Key, b []byte) (providers.Credential, error) {
 	var e entry
 	if err := json.Unmarshal(b, &e); err != nil {
 		return providers.Credential{}, fmt.Errorf("decode cache entry: %w", err)
+	}
+	if e.Key != string(key) {
+		return providers.Credential{}, errors.New("cache entry for another key")
 	}
 	if e.Version != EntryVersion {
 		return providers.Credential{}, fmt.Errorf("cache entry version %d, want %d", e.Version, EntryVersion)
@@ -137,9 +144,9 @@ func DecodeEntry(b []byte) (providers.Credential, error) {
 }
 
 // EncodeEntry is DecodeEntry's inverse.
-func EncodeEntry(c providers.Credential, fetchedAt time.Time) ([]byte, error) {
+func EncodeEntry(key Key, c providers.Credential, fetchedAt time.Time) ([]byte, error) {
 	return json.Marshal(entry{
-		Version: EntryVersion, Username: c.Username, Password: c.Password.Reveal(),
+		Version: EntryVersion, Key: string(key), Username: c.Username, Password: c.Password.Reveal(),
 		ExpiresAt: c.ExpiresAt.UTC(), FetchedAt: fetchedAt.UTC(),
 	})
 }
@@ -151,13 +158,16 @@ func (d *Disk) Get(ctx context.Context, key Key, fetch FetchFunc) (providers.Cre
 		return c, Off, err
 	}
 	entryPath := filepath.Join(d.dir, string(key)+".json")
-	if c, ok := d.read(entryPath); ok && d.fresh(c) {
-		return c, Hit, nil
+	if d.checkDir() == nil {
+		if c, ok := d.read(key, entryPath); ok && d.fresh(c) {
+			return c, Hit, nil
+		}
 	}
 	if err := d.ensureDir(); err != nil {
 		return d.uncached(ctx, err, fetch)
 	}
-	lock := flock.New(filepath.Join(d.dir, string(key)+".lock"), flock.SetPermissions(0o600))
+	lock := flock.New(filepath.Join(d.dir, string(key)+".lock"), flock.SetPermissions(0o600),
+		flock.SetFlag(os.O_CREATE|os.O_RDWR|openFlags))
 	locked, err := lock.TryLockContext(ctx, 20*time.Millisecond)
 	if err != nil || !locked {
 		if ctx.Err() != nil {
@@ -167,7 +177,7 @@ func (d *Disk) Get(ctx context.Context, key Key, fetch FetchFunc) (providers.Cre
 	}
 	defer lock.Unlock()
 
-	old, haveOld := d.read(entryPath)
+	old, haveOld := d.read(key, entryPath)
 	if haveOld && d.fresh(old) {
 		return old, Hit, nil
 	}
@@ -183,7 +193,7 @@ func (d *Disk) Get(ctx context.Context, key Key, fetch FetchFunc) (providers.Cre
 	if c.ExpiresAt.IsZero() {
 		return c, Miss, nil // unknown lifetime: never stored
 	}
-	if err := d.write(entryPath, c); err != nil {
+	if err := d.write(key, entryPath, c); err != nil {
 		d.warnBroken(err)
 	}
 	return c, Miss, nil
@@ -193,17 +203,23 @@ func (d *Disk) fresh(c providers.Credential) bool {
 	return d.now().Add(d.margin).Before(c.ExpiresAt)
 }
 
-func (d *Disk) read(path string) (providers.Credential, bool) {
-	f, err := os.Open(path)
+func (d *Disk) read(key Key, path string) (providers.Credential, bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return providers.Credential{}, false
 	}
 	defer f.Close()
+	// Only a regular file of ours that nobody else can read or write is an
+	// entry: anything else in the directory is ignored (a miss).
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 || !ownedByMe(fi) {
+		d.log.Debug("ignoring a cache entry that is not a private regular file", "file", filepath.Base(path))
+		return providers.Credential{}, false
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxEntrySize+1))
 	if err != nil || len(b) > maxEntrySize {
 		return providers.Credential{}, false
 	}
-	c, err := DecodeEntry(b)
+	c, err := DecodeEntry(key, b)
 	if err != nil {
 		d.log.Debug("ignoring unreadable cache entry", "file", filepath.Base(path), "error", err)
 		return providers.Credential{}, false
@@ -211,25 +227,42 @@ func (d *Disk) read(path string) (providers.Credential, bool) {
 	return c, true
 }
 
-func (d *Disk) ensureDir() error {
-	if err := os.MkdirAll(d.dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Stat(d.dir)
+// checkDir accepts the cache directory only if it is a real directory (not
+// a symlink) owned by the user pullkey runs as, that nobody else may write
+// to: anyone who could write there could plant credentials.
+func (d *Disk) checkDir() error {
+	fi, err := os.Lstat(d.dir)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", d.dir)
+		return fmt.Errorf("%s is not a directory (a symlink?); pullkey only uses a directory of its own", d.dir)
 	}
-	if fi.Mode().Perm() != 0o700 {
-		return os.Chmod(d.dir, 0o700)
+	if !ownedByMe(fi) {
+		return fmt.Errorf("%s is owned by another user; remove it, or give pullkey a directory of its own (--cache-dir)", d.dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is writable by group or others", d.dir)
 	}
 	return nil
 }
 
-func (d *Disk) write(path string, c providers.Credential) error {
-	b, err := EncodeEntry(c, d.now())
+// ensureDir creates the cache directory 0700, or tightens the mode of one
+// of ours, and checks it.
+func (d *Disk) ensureDir() error {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(d.dir); err == nil && fi.IsDir() && ownedByMe(fi) && fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(d.dir, 0o700); err != nil {
+			return err
+		}
+	}
+	return d.checkDir()
+}
+
+func (d *Disk) write(key Key, path string, c providers.Credential) error {
+	b, err := EncodeEntry(key, c, d.now())
 	if err != nil {
 		return err
 	}

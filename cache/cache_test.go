@@ -138,7 +138,7 @@ func TestDiskCorruptEntryIsAMissAndRepaired(t *testing.T) {
 				t.Fatalf("got %v %s %q calls %d", err, outcome, c.Password.Reveal(), f.calls)
 			}
 			b, _ := os.ReadFile(path)
-			if got, err := DecodeEntry(b); err != nil || got.Password.Reveal() != "fresh" {
+			if got, err := DecodeEntry(key, b); err != nil || got.Password.Reveal() != "fresh" {
 				t.Fatalf("entry not repaired: %v", err)
 			}
 		})

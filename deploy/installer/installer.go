@@ -396,7 +396,7 @@ func stateFileSafe(real string, fi fs.FileInfo) error {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("install state %s has mode %04o, not 0600; check its content, run chmod 600 %s, then rerun", real, fi.Mode().Perm(), real)
 	}
-	if uid, ok := ownerUID(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+	if uid, ok := foreignOwner(fi); ok {
 		return fmt.Errorf("install state %s is owned by uid %d, not root; check its content, run chown root %s, then rerun", real, uid, real)
 	}
 	return nil

@@ -120,7 +120,7 @@ func dirSafe(d string, fi fs.FileInfo) error {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s is writable by group or others (mode %04o); run chmod go-w %s or choose another path", d, fi.Mode().Perm(), d)
 	}
-	if uid, ok := ownerUID(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+	if uid, ok := foreignOwner(fi); ok {
 		return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s or choose another path", d, uid, d)
 	}
 	return nil
@@ -177,10 +177,17 @@ func fileSafe(p string, fi fs.FileInfo) error {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s is writable by group or others (mode %04o); run chmod go-w %s, check its content, then rerun", p, fi.Mode().Perm(), p)
 	}
-	if uid, ok := ownerUID(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+	if uid, ok := foreignOwner(fi); ok {
 		return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s, check its content, then rerun", p, uid, p)
 	}
 	return nil
+}
+
+// foreignOwner returns a file's owner when it is neither root nor the
+// user running the installer.
+func foreignOwner(fi fs.FileInfo) (uint32, bool) {
+	uid, ok := ownerUID(fi)
+	return uid, ok && uid != 0 && int(uid) != os.Geteuid()
 }
 
 // safeMode drops group and other write bits, and anything beyond the

@@ -113,7 +113,8 @@ type record struct {
 	// Created: the file did not exist before pullkey installed it.
 	Created bool `json:"created"`
 	// Prior is the content before install (restored by Uninstall when
-	// nobody changed the file since); not kept for the binary.
+	// nobody changed the file since); not kept for the binary, nor for a
+	// secret file, whose earlier content must not outlive it here.
 	Prior     []byte      `json:"prior,omitempty"`
 	PriorMode fs.FileMode `json:"priorMode,omitempty"`
 	// Installed is the SHA-256 of what pullkey wrote.
@@ -225,6 +226,9 @@ func Install(ctx context.Context, o Options) (Result, error) {
 		if i := slices.IndexFunc(newState.Files, func(r record) bool { return r.Path == w.rec.Path }); i >= 0 {
 			old := newState.Files[i]
 			w.rec.Created, w.rec.Prior, w.rec.PriorMode = old.Created, old.Prior, old.PriorMode
+			if w.rec.Role == roleSecretFile {
+				w.rec.Prior, w.rec.PriorMode = nil, 0
+			}
 			newState.Files[i] = w.rec
 		} else {
 			newState.Files = append(newState.Files, w.rec)
@@ -362,9 +366,17 @@ func (h host) loadState() (state, string, error) {
 	if err != nil {
 		return state{}, "", err
 	}
-	b, _, ok, err := readFile(real, maxConfigSize*8)
+	// Uninstall deletes and rewrites what the state names: only a state
+	// that nobody but root could have written is trusted.
+	if _, err := h.checkDirs(filepath.Dir(real)); err != nil {
+		return state{}, "", fmt.Errorf("install state: %w", err)
+	}
+	b, fi, ok, err := readFileInfo(real, maxConfigSize*8)
 	if err != nil || !ok {
 		return state{}, real, err
+	}
+	if err := stateFileSafe(real, fi); err != nil {
+		return state{}, "", err
 	}
 	var st state
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -372,7 +384,49 @@ func (h host) loadState() (state, string, error) {
 	if err := dec.Decode(&st); err != nil || st.Version != stateVersion {
 		return state{}, "", fmt.Errorf("install state %s is unreadable (version %d); move it away to start afresh", StatePath, st.Version)
 	}
+	if err := h.checkState(st); err != nil {
+		return state{}, "", fmt.Errorf("install state %s: %w; move it away and undo the install by hand", StatePath, err)
+	}
 	return st, real, nil
+}
+
+// stateFileSafe: the state must be root's (or the installing user's) and
+// private, as Install writes it.
+func stateFileSafe(real string, fi fs.FileInfo) error {
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("install state %s has mode %04o, not 0600; check its content, run chmod 600 %s, then rerun", real, fi.Mode().Perm(), real)
+	}
+	if uid, ok := foreignOwner(fi); ok {
+		return fmt.Errorf("install state %s is owned by uid %d, not root; check its content, run chown root %s, then rerun", real, uid, real)
+	}
+	return nil
+}
+
+// checkState checks every path the state names resolves, as Install
+// resolves paths, to itself inside the host root, and every role is known.
+func (h host) checkState(st state) error {
+	paths := slices.Clone(st.CreatedDirs)
+	for _, r := range st.Files {
+		switch r.Role {
+		case roleBinary, rolePullkeyConfig, roleProviderFile, roleProviderDir, roleKubeletArgs, roleSecretFile:
+		default:
+			return fmt.Errorf("unknown role %q for %s", r.Role, r.Path)
+		}
+		paths = append(paths, r.Path)
+	}
+	for _, p := range paths {
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" {
+			return fmt.Errorf("path %q is not a clean absolute node path", p)
+		}
+		real, err := h.resolve(p)
+		if err != nil {
+			return err
+		}
+		if h.nodePath(real) != p {
+			return fmt.Errorf("path %s now resolves to %s", p, h.nodePath(real))
+		}
+	}
+	return nil
 }
 
 // planFile plans writing content at a node path.
@@ -384,13 +438,21 @@ func (h host) planFile(path, role string, content []byte, mode fs.FileMode, limi
 	if _, err := h.checkDirs(filepath.Dir(real)); err != nil {
 		return nil, err
 	}
-	old, oldMode, existed, err := readFile(real, limit)
+	old, fi, existed, err := readFileInfo(real, limit)
 	if err != nil {
 		return nil, err
 	}
+	var oldMode fs.FileMode
+	if existed {
+		if err := fileSafe(real, fi); err != nil {
+			return nil, err
+		}
+		oldMode = fi.Mode().Perm()
+	}
+	mode = safeMode(mode)
 	w := &write{real: real, content: content, mode: mode}
 	w.rec = record{Path: h.nodePath(real), Role: role, Created: !existed, Installed: digest(content)}
-	if existed && role != roleBinary {
+	if existed && role != roleBinary && role != roleSecretFile {
 		w.rec.Prior, w.rec.PriorMode = old, oldMode
 	}
 	w.changed = !existed || !bytes.Equal(old, content) || oldMode != mode

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,29 @@ func TestEncodeOrder(t *testing.T) {
 	back, err := parseDocument("j", j)
 	if err != nil || !back.equal(doc) || !strings.HasPrefix(string(j), "{\n  \"apiVersion\"") {
 		t.Errorf("JSON round trip: %v\n%s", err, j)
+	}
+}
+
+func TestWriteAtomicNeverWritesGroupOrOtherWritable(t *testing.T) {
+	tests := []struct{ in, want fs.FileMode }{
+		{0o600, 0o600},
+		{0o644, 0o644},
+		{0o666, 0o644},
+		{0o777, 0o755},
+		{0o664, 0o644},
+		{fs.ModeSetuid | fs.ModeSetgid | 0o755, 0o755},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(t.TempDir(), "f")
+		if err := writeAtomic(p, []byte("x"), tt.in); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != tt.want {
+			t.Errorf("writeAtomic(mode %v) wrote %v, want %v", tt.in, fi.Mode(), tt.want)
+		}
 	}
 }

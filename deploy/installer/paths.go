@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -119,7 +120,7 @@ func dirSafe(d string, fi fs.FileInfo) error {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s is writable by group or others (mode %04o); run chmod go-w %s or choose another path", d, fi.Mode().Perm(), d)
 	}
-	if uid, ok := ownerUID(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+	if uid, ok := foreignOwner(fi); ok {
 		return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s or choose another path", d, uid, d)
 	}
 	return nil
@@ -127,25 +128,71 @@ func dirSafe(d string, fi fs.FileInfo) error {
 
 // readFile reads a resolved file, bounded. A missing file gives nil, false.
 func readFile(p string, limit int64) ([]byte, fs.FileMode, bool, error) {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, false, nil
-	}
-	if err != nil {
-		return nil, 0, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, false, fmt.Errorf("%s is not a regular file; remove it or choose another path", p)
-	}
-	if fi.Size() > limit {
-		return nil, 0, false, fmt.Errorf("%s is larger than %d bytes", p, limit)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
+	b, fi, ok, err := readFileInfo(p, limit)
+	if err != nil || !ok {
 		return nil, 0, false, err
 	}
 	return b, fi.Mode().Perm(), true, nil
 }
+
+// readFileInfo reads a resolved file, bounded, and returns the FileInfo of
+// the file it actually read: it opens without following a symlink and
+// without blocking, checks the open file (not the path, which could be
+// swapped in between) is a regular file within limit, and reads at most
+// limit+1 bytes, so a file that grows meanwhile is refused too.
+func readFileInfo(p string, limit int64) ([]byte, fs.FileInfo, bool, error) {
+	f, err := openNoFollow(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, false, fmt.Errorf("%s is not a regular file; remove it or choose another path", p)
+	}
+	if fi.Size() > limit {
+		return nil, nil, false, fmt.Errorf("%s is larger than %d bytes", p, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if int64(len(b)) > limit {
+		return nil, nil, false, fmt.Errorf("%s is larger than %d bytes", p, limit)
+	}
+	return b, fi, true, nil
+}
+
+// fileSafe refuses an existing file the installer would rewrite (or trust)
+// when someone other than root could have changed it: writable by group or
+// others, or owned by another user. A config kubelet reads as root that
+// anyone can edit is a way to root (an env: LD_PRELOAD=... entry).
+func fileSafe(p string, fi fs.FileInfo) error {
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is writable by group or others (mode %04o); run chmod go-w %s, check its content, then rerun", p, fi.Mode().Perm(), p)
+	}
+	if uid, ok := foreignOwner(fi); ok {
+		return fmt.Errorf("%s is owned by uid %d, not root; run chown root %s, check its content, then rerun", p, uid, p)
+	}
+	return nil
+}
+
+// foreignOwner returns a file's owner when it is neither root nor the
+// user running the installer.
+func foreignOwner(fi fs.FileInfo) (uint32, bool) {
+	uid, ok := ownerUID(fi)
+	return uid, ok && uid != 0 && int(uid) != os.Geteuid()
+}
+
+// safeMode drops group and other write bits, and anything beyond the
+// permission bits (setuid, setgid, sticky), from a mode to write.
+func safeMode(m fs.FileMode) fs.FileMode { return m & 0o777 &^ 0o022 }
 
 // writeAtomic replaces p with content: a temp file in the same directory,
 // written, synced, chmod-ed, then renamed over p, and the directory synced.
@@ -168,7 +215,7 @@ func writeAtomic(p string, content []byte, mode fs.FileMode) error {
 	if _, err := f.Write(content); err != nil {
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
+	if err := f.Chmod(safeMode(mode)); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -114,6 +115,9 @@ func (h host) planUndo(rec record) (*action, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if _, err := h.checkDirs(filepath.Dir(real)); err != nil {
+		return nil, "", err
+	}
 	cur, curMode, exists, err := readFile(real, maxBinarySize)
 	if err != nil {
 		return nil, "", err
@@ -129,8 +133,10 @@ func (h host) planUndo(rec record) (*action, string, error) {
 			a.remove = true
 		case rec.Role == roleBinary:
 			return nil, "left " + rec.Path + " in place (it existed before pullkey installed it)", nil
+		case rec.Role == roleSecretFile:
+			return nil, "left secret " + rec.Path + " in place: it existed before pullkey installed it, and its earlier content is not kept; restore or remove it by hand", nil
 		default:
-			a.content, a.mode = rec.Prior, rec.PriorMode
+			a.content, a.mode = rec.Prior, safeMode(rec.PriorMode)
 		}
 		return a, "", nil
 	}
@@ -158,14 +164,14 @@ func (h host) planUndo(rec record) (*action, string, error) {
 		if a.content, err = rest.encode(); err != nil {
 			return nil, "", err
 		}
-		a.mode = curMode
+		a.mode = safeMode(curMode)
 		return a, "", nil
 	case roleKubeletArgs:
 		out := removeExtraArgs(string(cur), rec.Flags)
 		if out == string(cur) {
 			return nil, "", nil
 		}
-		a.content, a.mode = []byte(out), curMode
+		a.content, a.mode = []byte(out), safeMode(curMode)
 		if rec.Created && bytes.Equal(a.content, []byte(extraArgsVar+"=\n")) {
 			a.remove = true
 		}

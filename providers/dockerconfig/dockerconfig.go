@@ -132,8 +132,14 @@ func Parse(b []byte) (map[string]providers.Credential, error) {
 		return nil, errors.New("docker config: not a docker config.json (want {\"auths\": {...}})")
 	}
 	out := map[string]providers.Credential{}
+	keyOf := map[string]string{}
 	for key, a := range f.Auths {
 		reg := normalizeRegistry(key)
+		if prev, dup := keyOf[reg]; dup {
+			a, b := min(prev, key), max(prev, key)
+			return nil, fmt.Errorf("docker config: auths[%q] and auths[%q] are both for registry %s; keep one (pullkey answers per registry)", a, b, reg)
+		}
+		keyOf[reg] = key
 		user, pass := a.Username, a.Password
 		if a.Auth != "" {
 			dec, err := base64.StdEncoding.DecodeString(a.Auth)

@@ -25,6 +25,8 @@ func TestParse(t *testing.T) {
 		{name: "url keys and docker hub", in: `{"auths":{"https://index.docker.io/v1/":{"username":"u","password":"p"},"https://r.example.com/v2/":{"username":"a","password":"b"}},"credsStore":"desktop"}`,
 			want: map[string]string{"docker.io": "u:p", "r.example.com": "a:b"}},
 		{name: "empty auths", in: `{"auths":{}}`, want: map[string]string{}},
+		{name: "two entries for one registry", in: `{"auths":{"r.io/team-a":{"username":"a","password":"p"},"https://r.io/team-b":{"username":"b","password":"q"}}}`,
+			wantErr: `auths["https://r.io/team-b"] and auths["r.io/team-a"] are both for registry r.io`},
 		{name: "bad json", in: `{"auths":`, wantErr: "invalid JSON"},
 		{name: "not a docker config", in: `[1,2]`, wantErr: "not a docker config.json"},
 		{name: "bad base64", in: `{"auths":{"r.io":{"auth":"%%%"}}}`, wantErr: `auths["r.io"].auth is not base64`},

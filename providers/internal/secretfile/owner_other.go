@@ -10,3 +10,5 @@ func ownerUID(os.FileInfo) (int, bool) { return 0, false }
 
 // hasUnixModes: Go reports synthetic modes (0666/0444) on Windows.
 const hasUnixModes = false
+
+const openFlags = 0

@@ -18,3 +18,8 @@ func ownerUID(fi os.FileInfo) (int, bool) {
 
 // hasUnixModes: group and other permission bits mean something here.
 const hasUnixModes = true
+
+// openFlags: a FIFO planted at the path must not block the open (the
+// regular-file check then refuses it); symlinks are followed, because
+// Kubernetes mounts secrets through them.
+const openFlags = syscall.O_NONBLOCK | syscall.O_CLOEXEC

@@ -18,7 +18,7 @@ var ErrUnsafe = errors.New("unsafe secret file")
 // file in errors ("private key file"). The file must be a regular file,
 // unreadable by group and others, and owned by root or the current user.
 func Read(what, path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s %s does not exist; create it (mode 0600, owner root) or fix the path in the config", what, path)

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pullkey/pullkey/test/harness"
 )
@@ -45,5 +47,22 @@ func TestRead(t *testing.T) {
 				t.Errorf("errors.Is(ErrUnsafe) = %v", !tc.wantUnsafe)
 			}
 		})
+	}
+}
+
+func TestFIFOIsRefusedAtOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Read("token file", p, 1024); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Read blocked on a FIFO")
 	}
 }

@@ -89,7 +89,7 @@ type StandIn struct {
 	DenyToken      atomic.Bool // GetAuthorizationToken: AccessDeniedException
 	DenyAssumeRole atomic.Bool // AssumeRole: AccessDenied
 	SkewClock      atomic.Bool // every API call: "Signature expired"
-	// HugeAPI and HugeIMDS put HugePadding bytes of JSON whitespace before
+	// HugeAPI and HugeIMDS put standin.HugePadding bytes of JSON whitespace before
 	// an otherwise valid GetAuthorizationToken answer or IMDS credentials
 	// document: a client reading bodies without a bound would succeed.
 	HugeAPI, HugeIMDS atomic.Bool
@@ -216,7 +216,7 @@ func (s *StandIn) serveIMDS(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, RoleName)
 	case r.URL.Path == credsPath+RoleName:
 		if s.HugeIMDS.Load() {
-			pad(w)
+			standin.Pad(w)
 		}
 		json.NewEncoder(w).Encode(map[string]string{
 			"Code": "Success", "LastUpdated": time.Now().UTC().Format(time.RFC3339), "Type": "AWS-HMAC",
@@ -356,24 +356,10 @@ func (s *StandIn) answer(w http.ResponseWriter, r *http.Request, api API, cred a
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if s.HugeAPI.Load() {
-		pad(w)
+		standin.Pad(w)
 	}
 	json.NewEncoder(w).Encode(out)
 	return http.StatusOK
-}
-
-// HugePadding is how much whitespace the Huge knobs send first.
-const HugePadding = 8 << 20
-
-// pad writes HugePadding spaces, stopping at the first write error (the
-// client hung up).
-func pad(w io.Writer) {
-	chunk := bytes.Repeat([]byte(" "), 64<<10)
-	for n := 0; n < HugePadding; n += len(chunk) {
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-	}
 }
 
 // principal names the identity behind a stand-in credential.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/pullkey/pullkey/providers/internal/httpx"
 )
 
 // Scope is the Entra scope of a token ACR's exchange accepts. The ACR
@@ -92,10 +95,18 @@ func (r *recorder) last() (tries, status int, err error) {
 // clientOptions bounds azidentity's retries: a few quick tries, each no
 // longer than callTimeout, and never a Retry-After beyond a second or two.
 // The caller's context bounds the whole. (azidentity's IMDS defaults are 6
-// retries and up to 25 s each: minutes when IMDS is down.)
+// retries and up to 25 s each: minutes when IMDS is down.) Its transport is
+// pullkey's client (proxy from the environment, per-call timeouts, no
+// redirects) with every response body bounded: azcore reads whole bodies
+// into memory. (On Service Fabric, which azidentity only supports with a
+// plain *http.Transport, this fails closed; kubelet nodes are not Service
+// Fabric nodes.)
 func clientOptions(c Cloud, callTimeout time.Duration, rec *recorder) azcore.ClientOptions {
+	hc := httpx.NewClient(callTimeout)
+	hc.Transport = httpx.BoundBodies(hc.Transport, maxIdentityBody)
 	return azcore.ClientOptions{
-		Cloud: c.Config,
+		Cloud:     c.Config,
+		Transport: hc,
 		Retry: policy.RetryOptions{
 			MaxRetries:    3,
 			TryTimeout:    callTimeout,
@@ -106,6 +117,10 @@ func clientOptions(c Cloud, callTimeout time.Duration, rec *recorder) azcore.Cli
 		PerRetryPolicies: []policy.Policy{rec},
 	}
 }
+
+// maxIdentityBody bounds an identity endpoint's or Entra's answer (a
+// token is a few KiB).
+const maxIdentityBody = httpx.MaxBody
 
 // retryStatus are the answers worth another try: IMDS's own list (404 and
 // 410 while the identity is being set up, 429, 5xx) and azcore's (408).
@@ -120,7 +135,8 @@ var retryStatus = map[int]bool{
 // endpoint, and asking again until the deadline only delays the answer.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		return !isRefused(err)
+		// An oversized answer comes back the same on another try.
+		return !isRefused(err) && !isBodyTooLarge(err)
 	}
 	return resp != nil && retryStatus[resp.StatusCode]
 }
@@ -149,6 +165,7 @@ var (
 	ErrIdentityTimeout    = errors.New("the identity endpoint did not answer before the deadline")
 	ErrIdentityRejected   = errors.New("the identity endpoint refused the request")
 	ErrServicePrincipal   = errors.New("Entra ID refused the service principal")
+	ErrAnswerTooLarge     = errors.New("the token endpoint's answer is too large")
 	errIdentityOtherCause = errors.New("getting an Entra token failed")
 )
 
@@ -160,6 +177,10 @@ func explainTokenError(ctx context.Context, id Identity, rec *recorder, err erro
 	desc := id.Descriptor()
 	sp := id.SP != nil
 	switch {
+	case sp && isBodyTooLarge(netErr):
+		return fmt.Errorf("%s: %w (over pullkey's %d-byte limit on a response body): check that HTTPS_PROXY/NO_PROXY lead to Entra ID", desc, ErrAnswerTooLarge, maxIdentityBody)
+	case isBodyTooLarge(netErr):
+		return fmt.Errorf("%s: %w (over pullkey's %d-byte limit on a response body): check that IDENTITY_ENDPOINT (or the route to IMDS at 169.254.169.254) leads to the node's identity service", desc, ErrAnswerTooLarge, maxIdentityBody)
 	case status == http.StatusTooManyRequests:
 		return fmt.Errorf("%s: identity endpoint %w after %d tries; too many token requests from this node: check that pullkey's cache directory is writable so it asks once per token lifetime, and retry later", desc, ErrThrottled, tries)
 	case sp && (status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden):
@@ -178,6 +199,13 @@ func explainTokenError(ctx context.Context, id Identity, rec *recorder, err erro
 		return fmt.Errorf("%s: %w (%s): enable a managed identity on the node, or configure providers.acr.servicePrincipal", desc, ErrNoIdentity, shortNetError(netErr))
 	}
 	return fmt.Errorf("%s: %w: the identity endpoint's answer was not a token; run with -v and check the node's managed identity", desc, errIdentityOtherCause)
+}
+
+// isBodyTooLarge reports an answer over the body bound. azcore hands a
+// failed body read of a POST (Entra) back wrapped in an error without
+// Unwrap, so the text is matched too.
+func isBodyTooLarge(err error) bool {
+	return errors.Is(err, httpx.ErrBodyTooLarge) || err != nil && strings.Contains(err.Error(), httpx.ErrBodyTooLarge.Error())
 }
 
 // isRefused reports a dial that failed at once: nothing listens at the

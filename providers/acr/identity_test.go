@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pullkey/pullkey/providers/internal/httpx"
 )
 
 func TestExplainTokenError(t *testing.T) {
@@ -39,6 +41,9 @@ func TestExplainTokenError(t *testing.T) {
 		{"deadline in transport", context.Background(), Identity{}, 0, fmt.Errorf("x: %w", context.DeadlineExceeded), ErrIdentityTimeout, "IMDS"},
 		{"other transport", context.Background(), Identity{}, 0, &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}, ErrNoIdentity, "read: connection reset"},
 		{"garbage answer", context.Background(), Identity{}, 200, nil, errIdentityOtherCause, "-v"},
+		{"huge identity answer", context.Background(), Identity{}, 200, fmt.Errorf("read: %w (over 1048576 bytes)", httpx.ErrBodyTooLarge), ErrAnswerTooLarge, "IDENTITY_ENDPOINT"},
+		// azcore wraps a failed POST body read without Unwrap.
+		{"huge Entra answer", context.Background(), sp, 200, errors.New("body download policy: " + httpx.ErrBodyTooLarge.Error()), ErrAnswerTooLarge, "Entra ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +66,9 @@ func TestShouldRetry(t *testing.T) {
 	}
 	if !shouldRetry(nil, errors.New("connection reset")) {
 		t.Error("a reset is not retried")
+	}
+	if shouldRetry(nil, fmt.Errorf("x: %w", httpx.ErrBodyTooLarge)) {
+		t.Error("an oversized answer is retried")
 	}
 	for code, want := range map[int]bool{200: false, 400: false, 404: true, 410: true, 429: true, 500: true, 503: true} {
 		if got := shouldRetry(&http.Response{StatusCode: code}, nil); got != want {

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/pullkey/pullkey/providers/internal/httpx"
 )
 
 // Retry policy for every AWS call (IMDS, STS, ECR): a few attempts with
@@ -61,6 +63,9 @@ func (a *sdkAPI) authorizationToken(ctx context.Context, r Registry) (string, ti
 		// SSL_CERT_FILE; the IMDS client shortens its dial and header
 		// timeouts further on this same client type.
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(callTimeout)),
+		// Every client built from this configuration, the IMDS client of
+		// the default credential chain included, reads bounded bodies.
+		config.WithAPIOptions([]func(*middleware.Stack) error{boundBodies}),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(ctx, trail, a.log) }),
 		config.WithLogger(sdkLogger(a.log)),
 		config.WithClientLogMode(logMode(ctx, a.log)),
@@ -163,6 +168,27 @@ func recordHost(dst *string) func(*middleware.Stack) error {
 	}
 }
 
+// maxSDKBody bounds every response body the SDK reads; ECR's, STS's and
+// IMDS's answers are a few KiB.
+const maxSDKBody = httpx.MaxBody
+
+// boundBodies is an SDK API option capping every response body at
+// maxSDKBody, as httpx.BoundBodies does for pullkey's own clients. It sits
+// in the deserialize step next to the transport, below the operation's
+// deserializer that reads the body. (A middleware rather than a wrapped
+// http.Client: the IMDS client shortens its dial and header timeouts only
+// on the SDK's own *awshttp.BuildableClient.)
+func boundBodies(s *middleware.Stack) error {
+	return s.Deserialize.Add(middleware.DeserializeMiddlewareFunc("pullkeyBoundBodies",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp.Body != nil {
+				resp.Body = httpx.BoundBody(resp.Body, maxSDKBody)
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
 var errNoToken = errors.New("the response carries no authorization token")
 
 // setVariant turns on the FIPS and dual-stack endpoint variants a registry
@@ -205,7 +231,8 @@ func newRetryer(ctx context.Context, trail *lastAttempt, log *slog.Logger) aws.R
 // IsErrorRetryable implements aws.Retryer.
 func (b boundedRetryer) IsErrorRetryable(err error) bool {
 	b.trail.set(err)
-	retryable := b.RetryerV2.IsErrorRetryable(err)
+	// An oversized answer comes back the same on another try.
+	retryable := !errors.Is(err, httpx.ErrBodyTooLarge) && b.RetryerV2.IsErrorRetryable(err)
 	b.log.Debug("AWS call attempt failed", "retryable", retryable, "error", err)
 	return retryable
 }

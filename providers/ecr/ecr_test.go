@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/internal/httpx"
 	"github.com/pullkey/pullkey/test/harness"
 )
 
@@ -239,6 +240,9 @@ func TestRetryerStopsBeforeDeadline(t *testing.T) {
 	if !errors.As(err, &cut) || !errors.Is(err, throttled) {
 		t.Fatalf("RetryDelay = %v, want the throttling error, cut short", err)
 	}
+	if r.IsErrorRetryable(&smithy.DeserializationError{Err: httpx.ErrBodyTooLarge}) {
+		t.Error("an oversized answer is retried")
+	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel2()
 	if d, err := newRetryer(ctx2, trail, discardLogger()).RetryDelay(1, throttled); err != nil || d > backoffBase {
@@ -280,6 +284,10 @@ func TestErrorMessages(t *testing.T) {
 		{"dns", apiError(bg, private, "api.ecr.us-gov-west-1.amazonaws.com", "", &net.DNSError{Err: "no such host", Name: "x"}), []string{"DNS: no such host"}},
 		{"decode", apiError(bg, private, "", "", &smithy.DeserializationError{Err: errors.New("AWS:hunter2 garbage")}), []string{"could not be decoded"}},
 		{"unknown", apiError(bg, private, "", "", errors.New("AWS:hunter2 mystery")), []string{"run with -v"}},
+		{"too large", apiError(bg, private, "api.ecr.us-gov-west-1.amazonaws.com", "", &smithy.DeserializationError{Err: fmt.Errorf("AWS:hunter2 %w", httpx.ErrBodyTooLarge)}),
+			[]string{"answer from api.ecr.us-gov-west-1.amazonaws.com was over pullkey's 1048576-byte limit", "AWS_ENDPOINT_URL_"}},
+		{"imds too large", noCredentialsError(bg, private, fmt.Errorf("failed to refresh cached credentials, %w", httpx.ErrBodyTooLarge), nil, time.Second),
+			[]string{"no AWS credentials", "over pullkey's 1048576-byte limit", "AWS_EC2_METADATA_SERVICE_ENDPOINT"}},
 		{"imds timeout", noCredentialsError(dead, private, context.DeadlineExceeded, nil, time.Second), []string{"IMDS) did not answer within 1s", "hop limit", "NO_PROXY"}},
 		{"imds refused", noCredentialsError(dead, private, context.DeadlineExceeded, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, time.Second), []string{"IMDS) is unreachable (connection refused)"}},
 		{"no role", noCredentialsError(bg, private, errors.New("failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds"), nil, time.Second), []string{"no IAM role"}},

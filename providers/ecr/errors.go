@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/pullkey/pullkey/providers"
+	"github.com/pullkey/pullkey/providers/internal/httpx"
 )
 
 // Every error pullkey prints for ECR names the cause and says what to do.
@@ -33,6 +34,7 @@ const (
 	kindBadCredentials
 	kindNoRole
 	kindDecode
+	kindTooLarge
 )
 
 var (
@@ -74,6 +76,8 @@ func classify(ctx context.Context, err error) (k kind, code, principal string) {
 	}
 	var de *smithy.DeserializationError
 	switch {
+	case errors.Is(err, httpx.ErrBodyTooLarge):
+		return kindTooLarge, "", ""
 	case errors.As(err, &de):
 		return kindDecode, "", ""
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || isNetTimeout(err):
@@ -121,6 +125,8 @@ func noCredentialsError(ctx context.Context, r Registry, err, last error, step t
 		cause = fmt.Sprintf("the instance metadata service (IMDS) did not answer within %s", step)
 	case k == kindUnreachable:
 		cause = "the instance metadata service (IMDS) is unreachable (" + netCause(err) + ")"
+	case k == kindTooLarge:
+		cause = fmt.Sprintf("the credential source's answer was over pullkey's %d-byte limit (is AWS_EC2_METADATA_SERVICE_ENDPOINT or a proxy pointing at something other than IMDS?)", maxSDKBody)
 	case strings.Contains(err.Error(), "access disabled"):
 		cause = "IMDS is disabled (AWS_EC2_METADATA_DISABLED)"
 	case k == kindNoRole || strings.Contains(err.Error(), "no EC2 IMDS role found"):
@@ -199,6 +205,8 @@ func commonCause(k kind, code string, err error, host string) string {
 		return fmt.Sprintf("AWS does not accept the node's credentials (%s): they are invalid, revoked, or from another partition; check AWS_* variables and ~/.aws on the node", code)
 	case kindUnreachable:
 		return fmt.Sprintf("cannot reach %s (%s); check DNS, routes, security groups and HTTPS_PROXY/NO_PROXY", host, netCause(err))
+	case kindTooLarge:
+		return fmt.Sprintf("the answer from %s was over pullkey's %d-byte limit on a response body; is an AWS_ENDPOINT_URL_* variable or a proxy pointing at something other than AWS?", host, maxSDKBody)
 	case kindDecode:
 		return "the response could not be decoded; is an AWS_ENDPOINT_URL_* variable pointing at something other than AWS?"
 	case kindThrottled:

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,7 +47,7 @@ type apps interface {
 // per-call timeout, no redirects) with every body bounded.
 func newGitHubAPI(apiURL, jwt string, callTimeout time.Duration) (apps, error) {
 	hc := httpx.NewClient(callTimeout)
-	hc.Transport = boundedTransport{next: hc.Transport, limit: maxAPIBody}
+	hc.Transport = httpx.BoundBodies(hc.Transport, maxAPIBody) // go-github reads bodies itself
 	c := github.NewClient(hc)
 	if apiURL != GitHubAPI {
 		var err error
@@ -327,44 +326,3 @@ func apiHost(apiURL string) string {
 	}
 	return apiURL
 }
-
-// boundedTransport caps every response body: go-github reads bodies
-// itself, so the bound has to be in the transport.
-type boundedTransport struct {
-	next  http.RoundTripper
-	limit int64
-}
-
-func (t boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(r)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &boundedBody{rc: resp.Body, left: t.limit}
-	return resp, nil
-}
-
-type boundedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One more byte means the body is over the limit.
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		if n > 0 {
-			return 0, httpx.ErrBodyTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *boundedBody) Close() error { return b.rc.Close() }

@@ -7,9 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -356,44 +354,6 @@ func TestExplain(t *testing.T) {
 				t.Errorf("GitHub's message leaked into the error: %q", err)
 			}
 		})
-	}
-}
-
-func TestBoundedTransport(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		w.Write([]byte(strings.Repeat("x", n)))
-	}))
-	defer srv.Close()
-	c := &http.Client{Transport: boundedTransport{next: http.DefaultTransport, limit: 100}}
-	for _, tc := range []struct {
-		n       int
-		wantErr bool
-	}{{0, false}, {100, false}, {101, true}, {1 << 20, true}} {
-		resp, err := c.Get(srv.URL + "?n=" + strconv.Itoa(tc.n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := readAll(resp)
-		if (err != nil) != tc.wantErr || (err == nil && len(b) != tc.n) || (err != nil && !errors.Is(err, httpx.ErrBodyTooLarge)) {
-			t.Errorf("n=%d: read %d bytes, err %v", tc.n, len(b), err)
-		}
-	}
-}
-
-func readAll(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	var out []byte
-	buf := make([]byte, 7)
-	for {
-		n, err := resp.Body.Read(buf)
-		out = append(out, buf[:n]...)
-		if err != nil {
-			if err.Error() == "EOF" {
-				return out, nil
-			}
-			return out, err
-		}
 	}
 }
 

@@ -84,6 +84,22 @@ func TestACRServicePrincipal(t *testing.T) {
 			t.Fatalf("exit %d, stdout %q, %d token requests; stderr: %s", res.Code, res.Stdout, len(entra.Calls())-n, res.Stderr)
 		}
 	})
+	t.Run("huge Entra answer", func(t *testing.T) {
+		// A valid token after 8 MiB of whitespace: refused by the body
+		// bound, not read whole.
+		entra.Huge.Store(true)
+		defer entra.Huge.Store(false)
+		n := len(reg.Exchanges())
+		const timeout = 3 * time.Second
+		res := harness.Run(t, proxy.Env(), harness.Request("myregistry.azurecr.io/web"), "--no-cache", "--timeout", timeout.String(), "--config", acrConfig(t, section(secret)))
+		res.ExpectFailure(t, timeout, "service-principal", "answer is too large", "over pullkey's 1048576-byte limit", "Entra ID")
+		if len(reg.Exchanges()) != n {
+			t.Errorf("an exchange was made with the oversized answer's token")
+		}
+		if strings.Contains(res.Stderr, "s3cret-value") {
+			t.Fatal("secret on stderr")
+		}
+	})
 	t.Run("wrong secret", func(t *testing.T) {
 		wrong := harness.WriteFile(t, t.TempDir(), "secret", "not-it\n", 0o600)
 		res := harness.Run(t, proxy.Env(), harness.Request("myregistry.azurecr.io/web"), "--no-cache", "--timeout", "3s", "--config", acrConfig(t, section(wrong)))

@@ -312,3 +312,23 @@ func TestACRConfigExample(t *testing.T) {
 		t.Fatalf("identity calls = %+v, want the README's client ID", c)
 	}
 }
+
+// TestACRHugeIdentityAnswerIsRefused: an identity endpoint answer padded
+// past 1 MiB (a valid token after 8 MiB of whitespace, so a client reading
+// without a bound would succeed) fails inside --timeout with one line
+// naming the size limit, is not asked for again, and nothing is exchanged.
+func TestACRHugeIdentityAnswerIsRefused(t *testing.T) {
+	const timeout = 3 * time.Second
+	w := newACRWorld(t)
+	w.id.SetMode(acrstandin.Huge)
+	res := w.run(t, "myregistry.azurecr.io/web", "--timeout", timeout.String())
+	res.ExpectFailure(t, timeout, "acr: myregistry.azurecr.io", "answer is too large", "over pullkey's 1048576-byte limit", "IDENTITY_ENDPOINT")
+	if n := len(w.id.Calls()); n != 1 {
+		t.Errorf("%d identity requests, want 1 (an oversized answer is not retried)", n)
+	}
+	if n := len(w.reg.Exchanges()); n != 0 {
+		t.Errorf("%d exchanges, want none", n)
+	}
+	acrNoSecrets(t, w, res.Stderr)
+	t.Logf("took %s; stderr: %s", res.Took.Round(time.Millisecond), res.Stderr)
+}

@@ -412,3 +412,36 @@ func TestECRDemo(t *testing.T) {
 		t.Errorf("demo minted %d tokens for %d registries", got, len(d.Images))
 	}
 }
+
+// TestECRHugeBodiesAreRefused: an answer padded past 1 MiB (valid JSON
+// after 8 MiB of whitespace, so a client reading without a bound would
+// succeed) fails inside --timeout with one line naming the size limit, and
+// is not asked for again.
+func TestECRHugeBodiesAreRefused(t *testing.T) {
+	const timeout = 3 * time.Second
+	tests := []struct {
+		name  string
+		knob  func(*ecrstandin.StandIn) *atomic.Bool
+		calls int64 // GetAuthorizationToken requests expected
+		want  []string
+	}{
+		{"GetAuthorizationToken", func(s *ecrstandin.StandIn) *atomic.Bool { return &s.HugeAPI },
+			1,
+			[]string{"GetAuthorizationToken", "api.ecr.us-west-2.amazonaws.com", "over pullkey's 1048576-byte limit", "AWS_ENDPOINT_URL_"}},
+		{"IMDS credentials", func(s *ecrstandin.StandIn) *atomic.Bool { return &s.HugeIMDS },
+			0,
+			[]string{"no AWS credentials", "over pullkey's 1048576-byte limit", "AWS_EC2_METADATA_SERVICE_ENDPOINT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newECRWorld(t)
+			tt.knob(w.s).Store(true)
+			res := w.run(t, ecrImage, "--timeout", timeout.String())
+			res.ExpectFailure(t, timeout, tt.want...)
+			if n := w.s.TokenCalls.Load(); n != tt.calls {
+				t.Errorf("%d GetAuthorizationToken requests, want %d (an oversized answer is not retried)", n, tt.calls)
+			}
+			t.Logf("took %s; stderr: %s", res.Took.Round(time.Millisecond), res.Stderr)
+		})
+	}
+}

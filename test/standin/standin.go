@@ -7,7 +7,9 @@
 package standin
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sync/atomic"
 )
@@ -58,4 +60,20 @@ func hostOnly(h string) string {
 		}
 	}
 	return h
+}
+
+// HugePadding is how many bytes of whitespace Pad writes: far over the
+// 1 MiB pullkey reads of any body.
+const HugePadding = 8 << 20
+
+// Pad writes HugePadding bytes of JSON whitespace, stopping at the first
+// write error (the client hung up). Written before a valid JSON answer, it
+// makes an answer a client reading without a bound would accept.
+func Pad(w io.Writer) {
+	chunk := bytes.Repeat([]byte(" "), 64<<10)
+	for n := 0; n < HugePadding; n += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
 }

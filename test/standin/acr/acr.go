@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pullkey/pullkey/test/standin"
 )
 
 // AppServiceAPIVersion is the api-version azidentity sends to an App
@@ -47,6 +49,8 @@ const (
 	Throttle
 	// NotAssigned answers 400, as IMDS does for an identity not on the VM.
 	NotAssigned
+	// Huge issues tokens, after standin.HugePadding bytes of whitespace.
+	Huge
 )
 
 // IdentityCall is one request the identity endpoint saw.
@@ -206,6 +210,9 @@ func (id *Identity) serve(w http.ResponseWriter, r *http.Request) {
 	id.issued[tok] = true
 	id.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if Mode(id.mode.Load()) == Huge {
+		standin.Pad(w)
+	}
 	json.NewEncoder(w).Encode(map[string]string{
 		"access_token": tok,
 		"expires_on":   fmt.Sprint(time.Now().Add(id.TokenTTL).Unix()),

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/pullkey/pullkey/test/standin"
 )
 
 // Entra hosts: the authority of each cloud, as azidentity reaches them.
@@ -30,6 +33,9 @@ type EntraCall struct {
 type Entra struct {
 	// ClientSecret is the one secret accepted.
 	ClientSecret string
+	// Huge makes token answers start with standin.HugePadding bytes of
+	// whitespace.
+	Huge atomic.Bool
 
 	mu     sync.Mutex
 	calls  []EntraCall
@@ -88,6 +94,9 @@ func (e *Entra) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		e.issued[tok] = true
 		e.mu.Unlock()
+		if e.Huge.Load() {
+			standin.Pad(w)
+		}
 		json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
 	default:
 		w.WriteHeader(http.StatusNotFound)

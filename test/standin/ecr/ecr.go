@@ -89,6 +89,10 @@ type StandIn struct {
 	DenyToken      atomic.Bool // GetAuthorizationToken: AccessDeniedException
 	DenyAssumeRole atomic.Bool // AssumeRole: AccessDenied
 	SkewClock      atomic.Bool // every API call: "Signature expired"
+	// HugeAPI and HugeIMDS put standin.HugePadding bytes of JSON whitespace before
+	// an otherwise valid GetAuthorizationToken answer or IMDS credentials
+	// document: a client reading bodies without a bound would succeed.
+	HugeAPI, HugeIMDS atomic.Bool
 
 	// Counters.
 	TokenCalls atomic.Int64 // GetAuthorizationToken requests (ECR and ECR Public)
@@ -211,6 +215,9 @@ func (s *StandIn) serveIMDS(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == credsPath:
 		io.WriteString(w, RoleName)
 	case r.URL.Path == credsPath+RoleName:
+		if s.HugeIMDS.Load() {
+			standin.Pad(w)
+		}
 		json.NewEncoder(w).Encode(map[string]string{
 			"Code": "Success", "LastUpdated": time.Now().UTC().Format(time.RFC3339), "Type": "AWS-HMAC",
 			"AccessKeyId": s.node.AccessKeyID, "SecretAccessKey": s.node.SecretAccessKey, "Token": s.node.SessionToken,
@@ -348,6 +355,9 @@ func (s *StandIn) answer(w http.ResponseWriter, r *http.Request, api API, cred a
 		out = map[string]any{"authorizationData": []any{data}}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if s.HugeAPI.Load() {
+		standin.Pad(w)
+	}
 	json.NewEncoder(w).Encode(out)
 	return http.StatusOK
 }

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -51,10 +50,9 @@ type sample struct {
 }
 
 // measure runs cmd n times (after one warm-up) and returns the median and
-// 90th percentile wall time and the largest peak RSS.
+// 90th percentile wall time.
 func measure(n int, mk func() *exec.Cmd) (sample, error) {
 	var times []time.Duration
-	var rss int64
 	for i := 0; i <= n; i++ {
 		cmd := mk()
 		start := time.Now()
@@ -62,18 +60,65 @@ func measure(n int, mk func() *exec.Cmd) (sample, error) {
 			return sample{}, fmt.Errorf("%s: %v: %s", cmd.Path, err, out)
 		}
 		took := time.Since(start)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > rss {
-			rss = ru.Maxrss
-		}
 		if i > 0 {
 			times = append(times, took)
 		}
 	}
 	if len(times) == 0 {
-		return sample{maxRSSKiB: rss}, nil
+		return sample{}, nil
 	}
 	slices.Sort(times)
-	return sample{median: times[len(times)/2], p90: times[len(times)*9/10], maxRSSKiB: rss}, nil
+	return sample{median: times[len(times)/2], p90: times[len(times)*9/10]}, nil
+}
+
+// measureInterleaved runs each command n times, round-robin (after one
+// warm-up round), and returns a sample per command.
+func measureInterleaved(n int, mks []func() *exec.Cmd) ([]sample, error) {
+	times := make([][]time.Duration, len(mks))
+	for round := 0; round <= n; round++ {
+		for i, mk := range mks {
+			cmd := mk()
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("%s: %v: %s", cmd.Path, err, out)
+			}
+			took := time.Since(start)
+			if round > 0 {
+				times[i] = append(times[i], took)
+			}
+		}
+	}
+	out := make([]sample, len(mks))
+	for i, ts := range times {
+		slices.Sort(ts)
+		out[i] = sample{median: ts[len(ts)/2], p90: ts[len(ts)*9/10], maxRSSKiB: peakRSS(mks[i])}
+	}
+	return out, nil
+}
+
+// peakRSS runs the command once under GNU time and returns its peak RSS in
+// KiB, or -1 when /usr/bin/time is not there. (The rusage of a child that Go
+// starts is no use here: Go starts children with vfork, so the child's
+// high-water mark includes the parent's memory at the time.)
+func peakRSS(mk func() *exec.Cmd) int64 {
+	cmd := mk()
+	out, err := os.CreateTemp("", "rss-")
+	if err != nil {
+		return -1
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	timed := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out.Name(), cmd.Path}, cmd.Args[1:]...)...)
+	timed.Env, timed.Stdin = cmd.Env, cmd.Stdin
+	if err := timed.Run(); err != nil {
+		return -1
+	}
+	b, _ := os.ReadFile(out.Name())
+	var kib int64
+	if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &kib); err != nil {
+		return -1
+	}
+	return kib
 }
 
 func buildTool(dir, pkg string) (string, error) {
@@ -109,7 +154,7 @@ func report(w io.Writer, bin string, runs, coldRuns int) error {
 	defer node.Close()
 
 	fmt.Fprintf(w, "pullkey bench — %s, %d CPUs, %s/%s, %s\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Fprintf(w, "whole-process wall time, median of %d runs after a warm-up (p90 in brackets)\n\n", runs)
+	fmt.Fprintf(w, "whole-process wall time, median of %d interleaved runs after a warm-up round\n\n", runs)
 
 	req := harness.Request("docker.io/library/nginx")
 	run := func(path string, args ...string) func() *exec.Cmd {
@@ -120,24 +165,55 @@ func report(w io.Writer, bin string, runs, coldRuns int) error {
 			return cmd
 		}
 	}
-	base, err := measure(runs, run(minimal))
+	// Every whole-process variant is measured interleaved (one run of each
+	// per round), so drift in the machine's speed hits them all alike.
+	type variant struct {
+		name string
+		mk   func() *exec.Cmd
+	}
+	variants := []variant{{"minimal Go stdin→stdout", run(minimal)}, {"minimal + pullkey's deps", run(minimalDeps)}}
+	args := []string{"--config", node.ConfigPath}
+	for _, d := range node.Demos {
+		if len(d.Images) == 0 {
+			continue
+		}
+		hitReq := harness.Request(d.Images[0])
+		mk := func() *exec.Cmd {
+			cmd := exec.Command(bin, args...)
+			cmd.Env, cmd.Stdin = node.Env, strings.NewReader(hitReq)
+			return cmd
+		}
+		if _, err := measure(0, mk); err != nil { // fills the cache
+			return err
+		}
+		label := "pullkey cache hit (" + d.Provider + ")"
+		if d.Calls == nil {
+			label = "pullkey local answer (" + d.Provider + ")"
+		}
+		variants = append(variants, variant{label, mk})
+	}
+	mks := make([]func() *exec.Cmd, len(variants))
+	for i, v := range variants {
+		mks[i] = v.mk
+	}
+	samples, err := measureInterleaved(runs, mks)
 	if err != nil {
 		return err
 	}
-	deps, err := measure(runs, run(minimalDeps))
-	if err != nil {
-		return err
-	}
+	base, deps := samples[0], samples[1]
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "invocation\tmedian\tp90\t× minimal\t× minimal+deps\tpeak RSS\t")
-	row := func(name string, s sample) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f\t%.1f MiB\t\n", name, s.median.Round(10*time.Microsecond), s.p90.Round(10*time.Microsecond),
-			float64(s.median)/float64(base.median), float64(s.median)/float64(deps.median), float64(s.maxRSSKiB)/1024)
+	for i, v := range variants {
+		s := samples[i]
+		rss := "n/a"
+		if s.maxRSSKiB > 0 {
+			rss = fmt.Sprintf("%.1f MiB", float64(s.maxRSSKiB)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f\t%s\t\n", v.name, s.median.Round(10*time.Microsecond), s.p90.Round(10*time.Microsecond),
+			float64(s.median)/float64(base.median), float64(s.median)/float64(deps.median), rss)
 	}
-	row("minimal Go stdin→stdout", base)
-	row("minimal + pullkey's deps", deps)
+	tw.Flush()
 
-	// Cache hits: one cold lookup fills the disk cache, then every run hits.
 	type coldResult struct {
 		provider, image string
 		cold            sample
@@ -146,35 +222,11 @@ func report(w io.Writer, bin string, runs, coldRuns int) error {
 	}
 	var colds []coldResult
 	for _, d := range node.Demos {
-		if len(d.Images) == 0 {
+		if len(d.Images) == 0 || d.Calls == nil {
 			continue
 		}
 		image := d.Images[0]
 		hitReq := harness.Request(image)
-		args := []string{"--config", node.ConfigPath}
-		if _, err := measure(0, func() *exec.Cmd { // warm the cache
-			cmd := exec.Command(bin, args...)
-			cmd.Env, cmd.Stdin = node.Env, strings.NewReader(hitReq)
-			return cmd
-		}); err != nil {
-			return err
-		}
-		hit, err := measure(runs, func() *exec.Cmd {
-			cmd := exec.Command(bin, args...)
-			cmd.Env, cmd.Stdin = node.Env, strings.NewReader(hitReq)
-			return cmd
-		})
-		if err != nil {
-			return err
-		}
-		label := "pullkey cache hit (" + d.Provider + ")"
-		if d.Calls == nil {
-			label = "pullkey local answer (" + d.Provider + ")"
-		}
-		row(label, hit)
-		if d.Calls == nil {
-			continue
-		}
 		// Cold path: a fresh cache directory every run.
 		before := node.Proxied.Load()
 		i := 0
@@ -211,7 +263,6 @@ func report(w io.Writer, bin string, runs, coldRuns int) error {
 		}
 		colds = append(colds, coldResult{d.Provider, image, cold, proxied, d.Calls.Load() - mintsBefore})
 	}
-	tw.Flush()
 
 	if len(colds) > 0 {
 		fmt.Fprintf(w, "\ncold path (fresh cache dir), median of %d runs; stand-ins on loopback, so this is pullkey's own cost plus local round trips\n\n", coldRuns)
